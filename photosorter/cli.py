@@ -1,0 +1,244 @@
+"""Command line: `photosorter [gui] [PATH...]`, `sort`, `models`; a thin shell over core."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from photosorter import __version__
+from photosorter.core.categories import UNCATEGORIZED, CategorySet, load_categories
+from photosorter.core.errors import PhotoSorterError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = ("gui", "sort", "models")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from photosorter.core.engine import DEFAULT_MODEL
+
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="SPEC",
+        help=f"ARCH:TAG, hf-hub:ORG/NAME or local-dir:PATH (default {DEFAULT_MODEL})",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest found)")
+    p.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photosorter",
+        description="Sort photos into categories you describe in words, locally, with OpenCLIP.",
+    )
+    parser.add_argument("--version", action="store_true", help="show versions and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="folders to add")
+    gui.add_argument("--categories", type=Path, metavar="FILE", help="categories TOML file")
+    _add_model_options(gui)
+
+    sort = sub.add_parser("sort", help="classify photos (and move, copy or tag them)")
+    sort.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders or images")
+    sort.add_argument("--categories", type=Path, required=True, metavar="FILE")
+    _add_model_options(sort)
+    sort.add_argument("--json", action="store_true", help="JSON Lines, one object per image")
+    sort.add_argument(
+        "--threshold", type=float, default=None, help="minimum score, else Uncategorized (0-1)"
+    )
+    sort.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+
+    sub.add_parser("models", help="list the open_clip models that can be downloaded")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `photosorter` alone, or `photosorter FOLDER`, opens the app.
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(version_text())
+        return EXIT_OK
+    if args.command is None:
+        args = parser.parse_args(["gui", *argv])
+    try:
+        return COMMAND_FUNCS[args.command](args)
+    except PhotoSorterError as exc:
+        print(f"photosorter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("photosorter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `photosorter sort ... --json | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def gui_main() -> int:
+    """Entry point of the windowed launcher (no console on Windows)."""
+    return main(["gui", *sys.argv[1:]])
+
+
+def version_text() -> str:
+    """Versions of PhotoSorter and what it runs on (imports torch: slow, on demand only)."""
+    lines = [f"PhotoSorter {__version__}"]
+    from photosorter.core.engine import DEFAULT_MODEL
+
+    lines.append(f"default model: {DEFAULT_MODEL}")
+    for name in ("torch", "open_clip", "PySide6"):
+        try:
+            module = __import__(name)
+            lines.append(f"{name}: {getattr(module, '__version__', '?')}")
+        except ImportError:
+            lines.append(f"{name}: not installed")
+    lines.append(f"Python: {sys.version.split()[0]}")
+    return "\n".join(lines)
+
+
+# -- gui -----------------------------------------------------------------------------
+def cmd_gui(args: argparse.Namespace) -> int:
+    from photosorter.gui.app import run_app
+
+    return run_app(args)
+
+
+# -- models --------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    import open_clip
+
+    for arch, tag in open_clip.list_pretrained():
+        print(f"{arch}:{tag}")
+    return EXIT_OK
+
+
+# -- sort ----------------------------------------------------------------------------
+def open_store(path: Path | None):  # noqa: ANN201 - avoids importing sqlite eagerly
+    from photosorter.core.cache import Store
+
+    return Store(path)
+
+
+def make_engine(args: argparse.Namespace):  # noqa: ANN201
+    from photosorter.core.engine import DEFAULT_MODEL, Engine
+
+    return Engine(args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL, args.device)
+
+
+def load_category_args(args: argparse.Namespace) -> CategorySet:
+    categories = load_categories(args.categories)
+    if getattr(args, "threshold", None) is not None:
+        if not 0 <= args.threshold <= 1:
+            raise PhotoSorterError("--threshold must be between 0 and 1")
+        from dataclasses import replace
+
+        categories = replace(categories, threshold=args.threshold)
+    return categories
+
+
+def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):  # noqa: ANN201
+    """Scan, index and classify; streams JSON lines when asked. Returns the Classified list."""
+    from photosorter.core.classifier import build_matrix
+    from photosorter.core.pipeline import (
+        CancelToken,
+        Classified,
+        assign,
+        index_photos,
+        scoring_params,
+    )
+    from photosorter.core.scanner import check_roots, scan
+
+    categories = load_category_args(args)
+    roots = check_roots(args.paths)
+    engine = make_engine(args)
+    scan_errors: list[Classified] = []
+    paths = list(
+        scan(roots, on_error=lambda p, msg: scan_errors.append(Classified(p, None, None, 0.0, msg)))
+    )
+    matrix = build_matrix(engine, store, categories)
+    params = scoring_params(engine, store)
+    progress = _ProgressLine(err) if err.isatty() and not args.json else None
+    results: list[Classified] = list(scan_errors)
+    if args.json:
+        for item in scan_errors:
+            _emit_json(out, item)
+    cancel = CancelToken()
+    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=args.batch_size):
+        overrides = store.overrides([r.key for r in batch.ok])
+        placed = assign(batch, matrix, params, categories, overrides)
+        results.extend(placed)
+        if args.json:
+            for item in placed:
+                _emit_json(out, item)
+        if progress:
+            progress.update(batch.progress)
+    if progress:
+        progress.finish()
+    return results
+
+
+def _emit_json(out: TextIO, item) -> None:  # noqa: ANN001
+    record = {
+        "path": str(item.path),
+        "category": item.category,
+        "score": round(item.score, 4),
+        "error": item.error,
+    }
+    if item.manual:
+        record["manual"] = True
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def cmd_sort(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
+    with open_store(args.cache) as store:
+        results = classify_paths(args, store, out, err)
+    failed = [r for r in results if r.error]
+    if not args.json:
+        print_summary(results, out)
+    for r in failed:
+        print(f"error: {r.path}: {r.error}", file=err)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def print_summary(results, out: TextIO) -> None:  # noqa: ANN001
+    counts = Counter(r.category or UNCATEGORIZED for r in results if not r.error)
+    failed = sum(1 for r in results if r.error)
+    width = max([len(n) for n in counts] + [len("Errors")])
+    for name, n in sorted(counts.items(), key=lambda kv: (kv[0] == UNCATEGORIZED, -kv[1])):
+        out.write(f"{name:<{width}}  {n:>6}\n")
+    if failed:
+        out.write(f"{'Errors':<{width}}  {failed:>6}\n")
+    out.write(f"{len(results)} image(s) found\n")
+
+
+class _ProgressLine:
+    """A one-line progress bar for terminals."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def update(self, p) -> None:  # noqa: ANN001
+        width = 30
+        filled = int(width * p.done / max(p.total, 1))
+        eta = f" {p.eta_s:.0f}s left" if p.eta_s else ""
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}{eta}   ")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+COMMAND_FUNCS = {"gui": cmd_gui, "sort": cmd_sort, "models": cmd_models}

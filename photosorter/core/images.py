@@ -1,0 +1,300 @@
+"""Fast, safe image decoding: JPEG draft mode, EXIF orientation, RGB, size limits.
+
+Only Pillow, pillow-heif and numpy: this module never imports torch or Qt. Every decode
+failure comes out as an `ImageError` with a short message; no raw Pillow exception escapes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import os
+import re
+import struct
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+
+from photosorter.core.errors import ImageError
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".gif",
+        ".heic",
+        ".heif",
+        ".hif",
+    }
+)
+
+# Pillow's own hard limit (2 x its default MAX_IMAGE_PIXELS). Larger images are refused.
+MAX_PIXELS = 178_956_970
+
+# The formats Pillow may identify a file as. Anything else (EPS, PSD, ...) is refused even
+# when it is named .jpg: fewer decoders, less attack surface, no Ghostscript.
+_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF")
+
+_WHITE = (255, 255, 255)
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
+
+# Pillow warns above MAX_IMAGE_PIXELS (default 89 MP, below many camera sensors) and raises
+# above twice that. Warn only above our own limit, and make that warning an exception so
+# decode() can turn it into an ImageError: catch_warnings() is not thread-safe.
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+# Pillow's other UserWarnings are about damaged metadata in a user's file ("Corrupt EXIF
+# data", "Truncated File Read" in a TIFF tag): the pixels still decode, nobody reads stderr.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+# What a broken file can make Pillow (or a plugin) raise while parsing or decoding; Warning
+# too, for when the caller's filters turn Pillow's warnings into errors (as pytest's do).
+_DECODE_ERRORS = (
+    Warning,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    struct.error,
+)
+
+# Given an image's stored (width, height): the size to ask JPEG draft mode for, or None.
+_DraftSize = Callable[[int, int], tuple[int, int] | None]
+
+_setup_lock = threading.Lock()
+_open_formats: tuple[str, ...] | None = None
+
+
+def _formats() -> tuple[str, ...]:
+    """Load Pillow's plugins and pillow-heif once, on first use; the formats open() may use."""
+    global _open_formats
+    if _open_formats is None:
+        with _setup_lock:
+            if _open_formats is None:
+                Image.init()
+                try:
+                    import pillow_heif
+
+                    pillow_heif.register_heif_opener()
+                except ImportError:  # optional at runtime: HEIC files then fail per file
+                    pass
+                _open_formats = tuple(f for f in _FORMATS if f in Image.OPEN)
+    return _open_formats
+
+
+def is_supported(path: str | os.PathLike[str]) -> bool:
+    """True when the file name has an image extension we decode (case-insensitive)."""
+    return os.path.splitext(os.fspath(path))[1].lower() in SUPPORTED_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """The eval preprocessing of a model; mirrors open_clip's `preprocess_cfg`."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bicubic"
+    resize_mode: str = "shortest"
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError(f"preprocess size must be positive, got {self.size}")
+        if self.resize_mode not in ("shortest", "longest", "squash"):
+            raise ValueError(f"unknown resize_mode {self.resize_mode!r}")
+
+
+def file_digest(data: bytes) -> str:
+    """Content hash of a file's bytes: the embedding cache key."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode(source: bytes | str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
+    """Decode to an upright RGB image; JPEGs decode at the smallest DCT scale >= min_side."""
+    size = (min_side, min_side) if min_side else None
+    return _decode(source, lambda _w, _h: size)
+
+
+def thumbnail(source: bytes | str | os.PathLike[str], max_side: int) -> Image.Image:
+    """An upright RGB image that fits in max_side x max_side, decoded as cheaply as possible."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    gap = 2.0  # same reducing_gap as Image.thumbnail: decode at least 2x the final size
+
+    def draft_size(w: int, h: int) -> tuple[int, int] | None:
+        scale = max_side / max(w, h)
+        if scale >= 1:
+            return None
+        return max(1, math.ceil(w * scale * gap)), max(1, math.ceil(h * scale * gap))
+
+    img = _decode(source, draft_size)
+    try:
+        img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=gap)
+    except _DECODE_ERRORS as exc:  # already loaded; only a resampling failure could land here
+        raise ImageError(f"cannot resize image: {exc}") from exc
+    return img
+
+
+def to_model_input(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
+    """float32 (3, size, size): the same math as open_clip's eval `image_transform`."""
+    img = _to_rgb(img)
+    size = spec.size
+    resample = (
+        Image.Resampling.BILINEAR if spec.interpolation == "bilinear" else Image.Resampling.BICUBIC
+    )
+    w, h = img.size
+    if spec.resize_mode == "squash":
+        new_w, new_h = size, size
+    elif spec.resize_mode == "longest":  # timm's ResizeKeepRatio(longest=1)
+        ratio = max(w / size, h / size)
+        new_w, new_h = max(1, round(w / ratio)), max(1, round(h / ratio))
+    else:  # torchvision Resize(int): shorter side to size, longer side truncated
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = size, int(size * long / short)
+        new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    if (new_w, new_h) != (w, h):
+        img = img.resize((new_w, new_h), resample)
+    if (new_w, new_h) != (size, size):  # torchvision center_crop / open_clip center_crop_or_pad
+        left = (size - new_w) // 2 if new_w < size else -round((new_w - size) / 2.0)
+        top = (size - new_h) // 2 if new_h < size else -round((new_h - size) / 2.0)
+        canvas = Image.new("RGB", (size, size), (0, 0, 0))
+        canvas.paste(img, (left, top))
+        img = canvas
+    arr = np.asarray(img, dtype=np.float32)
+    arr /= np.float32(255.0)
+    arr -= np.asarray(spec.mean, dtype=np.float32)
+    arr /= np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def load_for_model(source: bytes | str | os.PathLike[str], spec: PreprocessSpec) -> np.ndarray:
+    """Decode (only as large as the model needs) and preprocess for the model."""
+    return to_model_input(decode(source, min_side=spec.size), spec)
+
+
+# --- internals -------------------------------------------------------------------------
+
+
+def _decode(source: bytes | str | os.PathLike[str], draft_size: _DraftSize) -> Image.Image:
+    """Open, size-check, draft (JPEG), load, orient and convert one image to RGB."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageError("empty file")
+        return _decode_stream(io.BytesIO(source), draft_size)
+    try:
+        with open(source, "rb") as fp:
+            if os.fstat(fp.fileno()).st_size == 0:
+                raise ImageError("empty file")
+            return _decode_stream(fp, draft_size)
+    except FileNotFoundError as exc:
+        raise ImageError("file not found") from exc
+    except IsADirectoryError as exc:
+        raise ImageError("not a file") from exc
+    except OSError as exc:  # permission denied, I/O error while opening
+        raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Image.Image:
+    try:
+        img = Image.open(fp, formats=_formats())
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image file") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(exc) from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+    with img:  # leaving detaches the image from fp (which the caller closes)
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise ImageError(f"image too large: {w} x {h} pixels")
+        try:
+            if isinstance(img, JpegImagePlugin.JpegImageFile):
+                request = draft_size(w, h)
+                if request:
+                    img.draft("RGB", request)
+            img.load()  # the full decode happens here: truncation is detected now
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _too_large(exc) from exc
+        except MemoryError as exc:
+            raise ImageError(f"image too large to decode: {w} x {h} pixels") from exc
+        except _DECODE_ERRORS as exc:
+            raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+        with contextlib.suppress(Exception):  # a broken EXIF block must not lose the photo
+            ImageOps.exif_transpose(img, in_place=True)
+        try:
+            return _to_rgb(img)
+        except _DECODE_ERRORS as exc:
+            raise ImageError(f"unsupported image mode {img.mode}") from exc
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB: alpha composited on white, high bit depths scaled."""
+    mode = img.mode
+    if mode == "RGB" and "transparency" not in img.info:
+        return img
+    if mode.startswith("I") or mode == "F":
+        return Image.fromarray(_to_uint8(np.asarray(img), mode), "L").convert("RGB")
+    if mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        out = Image.new("RGB", rgba.size, _WHITE)
+        out.paste(rgba, mask=rgba.getchannel("A"))
+        return out
+    return img.convert("RGB")
+
+
+def _to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Scale a 16/32-bit integer or float greyscale array to 0..255."""
+    if mode.startswith("I;16"):
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    data = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    if mode == "F" and lo >= 0.0 and hi <= 1.0:  # normalised float image
+        scaled = data * 255.0
+    elif lo >= 0.0 and hi <= 255.0:  # already 8-bit values
+        scaled = data
+    elif lo >= 0.0 and hi <= 65535.0:  # 16-bit values in a 32-bit container
+        scaled = data * (255.0 / 65535.0)
+    else:  # arbitrary range: stretch
+        scaled = (data - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+_PIXELS_RE = re.compile(r"\((\d+) pixels\)")
+
+
+def _too_large(exc: Exception) -> ImageError:
+    """ImageError for Pillow's decompression-bomb check, with W x H when it can be found."""
+    tb = exc.__traceback__
+    while tb is not None:  # Pillow's check has the size as its first argument
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "_decompression_bomb_check":
+            size = frame.f_locals.get("size")
+            if isinstance(size, tuple) and len(size) == 2:
+                return ImageError(f"image too large: {size[0]} x {size[1]} pixels")
+        tb = tb.tb_next
+    found = _PIXELS_RE.search(str(exc))
+    return ImageError(f"image too large: {found.group(1)} pixels" if found else "image too large")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,30 @@
+"""Where PhotoSorter keeps its files (platformdirs), overridable by env vars for tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "photosorter"
+
+
+def cache_dir() -> Path:
+    """Embedding cache and thumbnails. `PHOTOSORTER_CACHE_DIR` overrides."""
+    return Path(os.environ.get("PHOTOSORTER_CACHE_DIR") or platformdirs.user_cache_dir(APP))
+
+
+def config_dir() -> Path:
+    """Settings. `PHOTOSORTER_CONFIG_DIR` overrides."""
+    return Path(os.environ.get("PHOTOSORTER_CONFIG_DIR") or platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    """Exported/quantised models and other generated data. `PHOTOSORTER_DATA_DIR` overrides."""
+    return Path(os.environ.get("PHOTOSORTER_DATA_DIR") or platformdirs.user_data_dir(APP))
+
+
+def default_store_path() -> Path:
+    """The SQLite store: embeddings, overrides and the file-operation journal."""
+    return cache_dir() / "photosorter.sqlite3"
