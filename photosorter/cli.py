@@ -123,13 +123,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 # -- sort ----------------------------------------------------------------------------
-def open_store(path: Path | None):  # noqa: ANN201 - avoids importing sqlite eagerly
+def open_store(path: Path | None):
     from photosorter.core.cache import Store
 
     return Store(path)
 
 
-def make_engine(args: argparse.Namespace):  # noqa: ANN201
+def make_engine(args: argparse.Namespace):
     from photosorter.core.engine import DEFAULT_MODEL, Engine
 
     return Engine(args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL, args.device)
@@ -146,7 +146,7 @@ def load_category_args(args: argparse.Namespace) -> CategorySet:
     return categories
 
 
-def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):  # noqa: ANN201
+def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):
     """Scan, index and classify; streams JSON lines when asked. Returns the Classified list."""
     from photosorter.core.classifier import build_matrix
     from photosorter.core.pipeline import (
@@ -187,7 +187,7 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):  
     return results
 
 
-def _emit_json(out: TextIO, item) -> None:  # noqa: ANN001
+def _emit_json(out: TextIO, item) -> None:
     record = {
         "path": str(item.path),
         "category": item.category,
@@ -212,7 +212,7 @@ def cmd_sort(args: argparse.Namespace) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def print_summary(results, out: TextIO) -> None:  # noqa: ANN001
+def print_summary(results, out: TextIO) -> None:
     counts = Counter(r.category or UNCATEGORIZED for r in results if not r.error)
     failed = sum(1 for r in results if r.error)
     width = max([len(n) for n in counts] + [len("Errors")])
@@ -229,7 +229,7 @@ class _ProgressLine:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def update(self, p) -> None:  # noqa: ANN001
+    def update(self, p) -> None:
         width = 30
         filled = int(width * p.done / max(p.total, 1))
         eta = f" {p.eta_s:.0f}s left" if p.eta_s else ""

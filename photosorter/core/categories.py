@@ -91,7 +91,11 @@ class CategorySet:
         if self.margin:
             data["margin"] = self.margin
         data["category"] = [
-            {"name": c.name, "prompts": list(c.prompts), **({"folder": c.folder} if c.folder else {})}
+            {
+                "name": c.name,
+                "prompts": list(c.prompts),
+                **({"folder": c.folder} if c.folder else {}),
+            }
             for c in self.categories
         ]
         return tomli_w.dumps(data)
@@ -144,10 +148,12 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
     known = {"category", "templates", "threshold", "margin"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise fail(None, f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+        raise fail(
+            None, f"unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}"
+        )
     raw = data.get("category")
     if not isinstance(raw, list) or not raw:
-        raise fail(None, 'no categories: add at least one [[category]] with name and prompts')
+        raise fail(None, "no categories: add at least one [[category]] with name and prompts")
 
     cats: list[Category] = []
     for i, entry in enumerate(raw):
@@ -194,10 +200,7 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
 
 def _check_unique(names: list[str], source: Path | None) -> None:
     seen: set[str] = set()
-    folders: set[str] = set()
     for name in names:
         if name in seen:
             raise ConfigError(f"{source or '<categories>'}: category {name!r} appears twice")
         seen.add(name)
-        folder = sanitize_folder_name(name).casefold()
-        folders.add(folder)

@@ -110,10 +110,7 @@ def classify(
         best = probs.argmax(axis=1)
         rows = np.arange(len(probs))
         top = probs[rows, best]
-        if k > 1:
-            second = np.partition(probs, k - 2, axis=1)[:, k - 2]
-        else:
-            second = np.zeros_like(top)
+        second = np.partition(probs, k - 2, axis=1)[:, k - 2] if k > 1 else np.zeros_like(top)
         sl = slice(start, start + len(probs))
         index[sl], score[sl], gap[sl] = best, top, top - second
     weak = (score < threshold) | (gap < margin)

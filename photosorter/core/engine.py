@@ -201,13 +201,17 @@ class Engine:
             if not folder.is_dir():
                 raise ModelError(f"Model folder not found: {folder}")
             if not (folder / "open_clip_config.json").is_file():
-                raise ModelError(f"{folder} is not an open_clip model folder: no open_clip_config.json")
+                raise ModelError(
+                    f"{folder} is not an open_clip model folder: no open_clip_config.json"
+                )
             if find_weights(folder) is None:
                 raise ModelError(f"{folder} holds no weights (.safetensors, .bin or .pth)")
             try:
                 json.loads((folder / "open_clip_config.json").read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise ModelError(f"{folder}/open_clip_config.json is not valid JSON: {exc}") from None
+                raise ModelError(
+                    f"{folder}/open_clip_config.json is not valid JSON: {exc}"
+                ) from None
         elif spec.kind == "pretrained":
             import open_clip
 
