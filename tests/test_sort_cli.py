@@ -67,6 +67,7 @@ def test_sort_accuracy_bad_files_and_exit_code(
     assert errors[folder / "empty.jpg"] == "empty file"
     assert errors[folder / "garbage.png"] == "not an image file"
     assert "truncated" in errors[folder / "truncated.jpg"]
+    assert f"{folder / 'empty.jpg'}: empty file" in err  # also listed for humans
     truth = {
         p: f"{ps.colour_of(p) if kind == 'colour' else ps.shape_of(p)} things" for p in ps.labels
     }
