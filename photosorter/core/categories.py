@@ -199,8 +199,18 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
 
 
 def _check_unique(names: list[str], source: Path | None) -> None:
+    where = source or "<categories>"
     seen: set[str] = set()
+    folders: dict[str, str] = {}
     for name in names:
         if name in seen:
-            raise ConfigError(f"{source or '<categories>'}: category {name!r} appears twice")
+            raise ConfigError(f"{where}: category {name!r} appears twice")
         seen.add(name)
+        # "a/b" and "a_b", or "Cats" and "cats" on a case-insensitive disk, share a folder.
+        folder = sanitize_folder_name(name).casefold()
+        if folder in folders:
+            raise ConfigError(
+                f"{where}: categories {folders[folder]!r} and {name!r} would share one folder; "
+                "rename one of them"
+            )
+        folders[folder] = name

@@ -56,6 +56,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ("", "no categories"),
         ("templates = ['no placeholder']\n[[category]]\nname='a'\n", "'templates'"),
         ("[[category]]\nname='Uncategorized'\n", "built in"),
+        ("[[category]]\nname='a/b'\n[[category]]\nname='A_b'\n", "share one folder"),
     ],
 )
 def test_bad_files_name_file_line_and_problem(tmp_path: Path, text: str, needle: str) -> None:
