@@ -1,22 +1,26 @@
-"""Command line: `photosorter [gui] [PATH...]`, `sort`, `models`; a thin shell over core."""
+"""Command line: `photosorter [gui] [PATH...]`, `sort`, `undo`, `models`; a thin shell."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from photosorter import __version__
 from photosorter.core.categories import UNCATEGORIZED, CategorySet, load_categories
-from photosorter.core.errors import PhotoSorterError
+from photosorter.core.errors import ConfigError, PhotoSorterError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "sort", "models")
+COMMANDS = ("gui", "sort", "undo", "models", "bench")
+ACTIONS = ("move", "copy", "tag")  # photosorter.core.fileops.ACTIONS, without importing it
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -29,6 +33,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help=f"ARCH:TAG, hf-hub:ORG/NAME or local-dir:PATH (default {DEFAULT_MODEL})",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest found)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        help="image encoder: auto (fastest proven), pytorch (plain), openvino-int8, "
+        "openvino-bf16, openvino-fp32, torch-bf16, torch-fp16",
+    )
     p.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
 
 
@@ -54,8 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", type=float, default=None, help="minimum score, else Uncategorized (0-1)"
     )
     sort.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    sort.add_argument(
+        "--action",
+        choices=ACTIONS,
+        help="then move or copy each photo into a folder per category, or tag it (XMP sidecar)",
+    )
+    sort.add_argument(
+        "--dest",
+        type=Path,
+        metavar="DIR",
+        help="where the category folders go (default: a Sorted folder beside the first PATH)",
+    )
+    sort.add_argument("--dry-run", action="store_true", help="show what --action would do, only")
+
+    undo = sub.add_parser("undo", help="revert the last move, copy or tag")
+    undo.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
 
     sub.add_parser("models", help="list the open_clip models that can be downloaded")
+
+    from photosorter.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(sub.add_parser("bench", help="measure indexing and re-sorting speed"))
     return parser
 
 
@@ -132,7 +161,8 @@ def open_store(path: Path | None):
 def make_engine(args: argparse.Namespace):
     from photosorter.core.engine import DEFAULT_MODEL, Engine
 
-    return Engine(args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL, args.device)
+    model = args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL
+    return Engine(model, args.device, backend=getattr(args, "backend", None) or "auto")
 
 
 def load_category_args(args: argparse.Namespace) -> CategorySet:
@@ -146,7 +176,7 @@ def load_category_args(args: argparse.Namespace) -> CategorySet:
     return categories
 
 
-def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):
+def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, stream: bool = True):
     """Scan, index and classify; streams JSON lines when asked. Returns the Classified list."""
     from photosorter.core.classifier import build_matrix
     from photosorter.core.pipeline import (
@@ -169,7 +199,8 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):
     params = scoring_params(engine, store)
     progress = _ProgressLine(err) if err.isatty() and not args.json else None
     results: list[Classified] = list(scan_errors)
-    if args.json:
+    stream = stream and args.json
+    if stream:
         for item in scan_errors:
             _emit_json(out, item)
     cancel = CancelToken()
@@ -177,7 +208,7 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):
         overrides = store.overrides([r.key for r in batch.ok])
         placed = assign(batch, matrix, params, categories, overrides)
         results.extend(placed)
-        if args.json:
+        if stream:
             for item in placed:
                 _emit_json(out, item)
         if progress:
@@ -187,7 +218,7 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO):
     return results
 
 
-def _emit_json(out: TextIO, item) -> None:
+def _emit_json(out: TextIO, item, **extra: object) -> None:
     record = {
         "path": str(item.path),
         "category": item.category,
@@ -196,14 +227,33 @@ def _emit_json(out: TextIO, item) -> None:
     }
     if item.manual:
         record["manual"] = True
+    record.update(extra)
     out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
 
 
+def report_recovery(store, err: TextIO) -> None:
+    """Finish or roll back a file operation an earlier crash interrupted; say what happened."""
+    from photosorter.core.fileops import recover_interrupted
+
+    lines = recover_interrupted(store)
+    if lines:
+        print("photosorter: recovered from an interrupted file operation:", file=err)
+        for line in lines:
+            print(f"  {line}", file=err)
+
+
 def cmd_sort(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
+    if (args.dest or args.dry_run) and not args.action:
+        raise ConfigError("--dest and --dry-run go with --action move, copy or tag")
+    if args.action == "tag" and args.dest:
+        raise ConfigError("--dest is for move and copy; tags are written beside each photo")
     with open_store(args.cache) as store:
-        results = classify_paths(args, store, out, err)
+        report_recovery(store, err)
+        results = classify_paths(args, store, out, err, stream=not args.action)
+        if args.action:
+            return run_action(args, store, results, out, err)
     failed = [r for r in results if r.error]
     if not args.json:
         print_summary(results, out)
@@ -241,4 +291,167 @@ class _ProgressLine:
         self.stream.flush()
 
 
-COMMAND_FUNCS = {"gui": cmd_gui, "sort": cmd_sort, "models": cmd_models}
+def default_dest(paths: Sequence[Path]) -> Path:
+    """A `Sorted` folder beside the first PATH."""
+    return Path(os.path.abspath(paths[0])).parent / "Sorted"
+
+
+def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextIO) -> int:
+    """Plan, then (unless --dry-run) apply the --action to the classified photos."""
+    from photosorter.core.fileops import apply_plan, plan_operation
+    from photosorter.core.pipeline import CancelToken
+
+    dest = None
+    if args.action != "tag":
+        dest = args.dest or default_dest(args.paths)
+        if args.dest is None:
+            note = f"Destination: {dest} (beside {args.paths[0]}; choose another with --dest)"
+            print(note, file=err if args.json else out)
+    items = [(r.path, r.category) for r in results if not r.error]
+    plan = plan_operation(items, args.action, dest)
+    failed = [r for r in results if r.error]
+    if args.dry_run:
+        if args.json:
+            steps = {s.source: s for s in plan.steps}
+            for r in results:
+                step = steps.get(r.path)
+                extra = {"status": "planned" if step else "stays"}
+                if step and step.destination:
+                    extra["dest"] = str(step.destination)
+                elif step:
+                    extra["keywords"] = list(step.keywords)
+                _emit_json(out, r, **extra)
+        else:
+            for line in plan.describe():
+                print(line, file=out)
+            _print_plan_summary(plan.action, plan.summary(), out, would=True)
+        for r in failed:
+            print(f"error: {r.path}: {r.error}", file=err)
+        return EXIT_SOME_FAILED if failed else EXIT_OK
+
+    cancel = CancelToken()
+    progress = None
+    if err.isatty() and not args.json:
+
+        def progress(done: int, total: int) -> None:
+            err.write(f"\r{args.action}: {done}/{total}   ")
+            err.flush()
+
+    with _cancel_on_sigint(cancel, err):
+        report = apply_plan(plan, store, cancel=cancel, progress=progress)
+    if progress is not None:
+        err.write("\n")
+    outcomes = {o.source: o for o in report.outcomes}
+    for o in report.outcomes:  # files that travelled along (a RAW with its JPEG)
+        for was, now in o.companions:
+            outcomes.setdefault(was, replace(o, source=was, dest=now, companions=()))
+    if args.json:
+        for r in results:
+            o = outcomes.get(r.path)
+            if o is None:
+                stayed = {"keywords": []} if args.action == "tag" else {"dest": None}
+                _emit_json(out, r, status="stayed", **stayed)
+                continue
+            extra: dict = {"status": o.status}
+            if o.status == "error":
+                extra["error"] = o.message
+            if args.action == "tag":
+                extra["keywords"] = list(o.keywords) if o.status == "ok" else []
+            else:
+                extra["dest"] = str(o.dest) if o.dest else None
+                if o.companions:
+                    extra["companions"] = [str(now) for _was, now in o.companions]
+            _emit_json(out, r, **extra)
+    else:
+        counts = Counter(
+            str(o.dest.parent) if o.dest else o.category
+            for o in report.outcomes
+            if o.status == "ok"
+        )
+        _print_plan_summary(args.action, sorted(counts.items()), out, would=False)
+        identical = [o for o in report.outcomes if o.status == "skipped-identical"]
+        if identical:
+            print(f"{len(identical)} identical file(s) already there, not copied again", file=out)
+        unsure = sum(1 for _, why in plan.left if why.startswith("uncategorized"))
+        if unsure:
+            print(f"{unsure} uncategorized photo(s) left where they are", file=out)
+        if len(plan.left) > unsure:
+            print(f"{len(plan.left) - unsure} photo(s) already in their folder", file=out)
+        if report.cancelled:
+            print("Stopped early: the rest was left as it was.", file=out)
+    op_failed = [o for o in report.outcomes if o.status == "error"]
+    for r in failed:
+        print(f"error: {r.path}: {r.error}", file=err)
+    for o in op_failed:
+        print(f"error: {o.source}: {o.message}", file=err)
+    if any(o.status == "ok" for o in report.outcomes):
+        cache = f" --cache {shlex.quote(str(args.cache))}" if args.cache else ""
+        print(f"Undo with: photosorter undo{cache}", file=err if args.json else out)
+    if report.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_SOME_FAILED if failed or op_failed else EXIT_OK
+
+
+def _print_plan_summary(action: str, summary, out: TextIO, would: bool) -> None:
+    verbs = {"move": ("Would move", "Moved"), "copy": ("Would copy", "Copied")}
+    head = verbs.get(action, ("Would tag", "Tagged"))[0 if would else 1]
+    print(f"{head} {sum(n for _, n in summary)} photo(s):", file=out)
+    for where, n in summary:
+        print(f"  {n:>6} {'->' if action != 'tag' else 'as'} {where}", file=out)
+
+
+@contextlib.contextmanager
+def _cancel_on_sigint(cancel, err: TextIO):
+    """First Ctrl-C: finish the file in hand, then stop cleanly (the rest stays undoable)."""
+    import signal
+
+    def handler(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nphotosorter: stopping after the current file...", file=err)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from photosorter.core.fileops import undo_last
+
+    out, err = sys.stdout, sys.stderr
+    with open_store(args.cache) as store:
+        report_recovery(store, err)
+        report = undo_last(store)
+    if report.op_id is None:
+        print("Nothing to undo.", file=out)
+        return EXIT_OK
+    done, failed = report.reverted, report.not_reverted
+    print(
+        f"Undid {report.action} (operation {report.op_id}): {len(done)} file(s) reverted", file=out
+    )
+    for item in failed:
+        print(f"not reverted: {item.path}: {item.message}", file=err)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+# -- bench ---------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from photosorter.bench import run
+
+    return run(args)
+
+
+COMMAND_FUNCS = {
+    "gui": cmd_gui,
+    "sort": cmd_sort,
+    "undo": cmd_undo,
+    "models": cmd_models,
+    "bench": cmd_bench,
+}

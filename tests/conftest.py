@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_MODEL = REPO / "tests" / "fixtures" / "tiny-clip"
+# PHOTOSORTER_TEST_MODEL points the suite at another local model folder (e.g. a retrain).
+TINY_MODEL = Path(os.environ.get("PHOTOSORTER_TEST_MODEL") or REPO / "tests/fixtures/tiny-clip")
 TINY_SPEC = f"local-dir:{TINY_MODEL}"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -32,3 +33,36 @@ def tiny_spec() -> str:
     """The tiny trained CLIP, loaded through the same local-dir: path a user would use."""
     assert (TINY_MODEL / "open_clip_config.json").is_file(), "tests/fixtures/tiny-clip missing"
     return TINY_SPEC
+
+
+@pytest.fixture(scope="session")
+def exiftool_keywords():
+    """Read keywords back with exiftool, the third-party reader our sidecars must satisfy.
+
+    Returns read(path) -> {"subject": [...], "hierarchical": [...], "tags": [...]}.
+    """
+    import json
+    import shutil
+    import subprocess
+
+    exe = shutil.which("exiftool")
+    if exe is None:
+        pytest.fail("exiftool not found: install the Debian package libimage-exiftool-perl")
+
+    def read(path: Path) -> dict[str, list[str]]:
+        out = subprocess.run(
+            [exe, "-j", "-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject",
+             "-XMP-digiKam:TagsList", "-XMP-xmp:Rating", "-XMP-dc:Title", str(path)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        data = json.loads(out)[0]
+
+        def values(key: str) -> list[str]:
+            v = data.get(key, [])
+            return [str(x) for x in (v if isinstance(v, list) else [v])]
+
+        return {"subject": values("Subject"), "hierarchical": values("HierarchicalSubject"),
+                "tags": values("TagsList"), "rating": values("Rating"),
+                "title": values("Title")}  # fmt: skip
+
+    return read

@@ -8,10 +8,11 @@ WAL mode; one connection per thread; schema versions through `PRAGMA user_versio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,34 @@ MIGRATIONS: list[str] = [
         model TEXT PRIMARY KEY,
         info TEXT NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # 2: the file-operation journal (queries live in photosorter/core/journal.py).
+    """
+    CREATE TABLE file_ops (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        finished REAL,
+        undoes INTEGER REFERENCES file_ops(id)
+    );
+    CREATE TABLE file_op_steps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        op INTEGER NOT NULL REFERENCES file_ops(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        temp TEXT,
+        hash TEXT,
+        data TEXT,
+        state TEXT NOT NULL,
+        message TEXT,
+        main INTEGER,
+        undoes INTEGER
+    );
+    CREATE INDEX file_op_steps_op ON file_op_steps(op);
+    CREATE INDEX file_ops_state ON file_ops(state);
     """,
 ]
 
@@ -108,6 +137,25 @@ class Store:
                 self._all.append(conn)
         return conn
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): atomic, and one fsync not N.
+
+        The connections run in autocommit mode (isolation_level=None), where
+        `with conn:` would not open a transaction at all.
+        """
+        conn = self.conn
+        if conn.in_transaction:  # nested: the outer transaction decides
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -136,7 +184,7 @@ class Store:
 
     def remember_files(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
         """Record (path, size, mtime_ns, hash) identities."""
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)",
                 list(rows),
@@ -147,7 +195,7 @@ class Store:
 
     def rename_file(self, old: str, new: str) -> None:
         """Carry a file's identity along when PhotoSorter moves it."""
-        with self.conn:
+        with self.transaction():
             self.conn.execute("DELETE FROM files WHERE path = ?", (new,))
             self.conn.execute("UPDATE files SET path = ? WHERE path = ?", (new, old))
 
@@ -165,7 +213,7 @@ class Store:
         return found
 
     def put_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(hash, model, vec) VALUES (?, ?, ?)",
                 [(h, model, _blob(v)) for h, v in items],
@@ -189,7 +237,7 @@ class Store:
         return found
 
     def put_text_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        with self.conn:
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO text_embeddings(model, text, vec) VALUES (?, ?, ?)",
                 [(model, t, _blob(v)) for t, v in items],
@@ -223,9 +271,11 @@ class Store:
 
     def set_override(self, hashes: Iterable[str], category: str | None) -> None:
         """Pin photos to `category` by hand; None removes the pin."""
-        with self.conn:
+        with self.transaction():
             if category is None:
-                self.conn.executemany("DELETE FROM overrides WHERE hash = ?", [(h,) for h in hashes])
+                self.conn.executemany(
+                    "DELETE FROM overrides WHERE hash = ?", [(h,) for h in hashes]
+                )
             else:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO overrides(hash, category) VALUES (?, ?)",

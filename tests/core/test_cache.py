@@ -44,3 +44,15 @@ def test_many_lookups_are_chunked(tmp_path: Path) -> None:
         store.put_embeddings("m", [(f"h{i}", np.ones(2, np.float32)) for i in range(2500)])
         assert len(store.lookup_files([r[0] for r in rows])) == 2500
         assert len(store.get_embeddings("m", [f"h{i}" for i in range(2500)])) == 2500
+
+
+def test_failed_write_rolls_back_the_whole_batch(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        rows = [("/a.jpg", 1, 1, "h1"), ("/b.jpg", None, 1, "h2")]  # size NOT NULL fails
+        try:
+            store.remember_files(rows)
+        except sqlite3.IntegrityError:
+            pass
+        else:  # pragma: no cover
+            raise AssertionError("expected the NOT NULL constraint to fail")
+        assert store.lookup_files(["/a.jpg", "/b.jpg"]) == {}  # all or nothing
