@@ -1,0 +1,123 @@
+"""Watched folders: new photos are classified, then moved, copied or tagged as they arrive.
+
+`AutoSorter` is what both `photosorter watch` and the app's watch toggle run: it pulls
+settled batches from a FolderWatcher, classifies them with the cached pipeline and
+applies the chosen action through fileops, so every safety rule of a manual sort holds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from photosorter.core.cache import Store
+from photosorter.core.categories import CategorySet
+from photosorter.core.classifier import CategoryMatrix, build_matrix
+from photosorter.core.engine import Engine, ScoringParams
+from photosorter.core.fileops import Action, OpReport, Plan, apply_plan, plan_operation
+from photosorter.core.pipeline import CancelToken, Classified, assign, index_photos, scoring_params
+from photosorter.core.watcher import FolderWatcher
+
+
+@dataclass
+class AutoSortEvent:
+    """What one round did: photos classified, what the action did, files gone, problems."""
+
+    classified: list[Classified] = field(default_factory=list)
+    report: OpReport | None = None
+    plan: Plan | None = None
+    removed: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    catch_up: bool = False  # photos that arrived while PhotoSorter was not running
+
+
+class AutoSorter:
+    """Classify and act on photos in watched folders; one instance per watch session."""
+
+    def __init__(
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        engine: Engine,
+        store: Store,
+        categories: CategorySet,
+        action: Action | None,
+        dest_root: Path | None = None,
+        *,
+        settle_s: float = 1.0,
+        polling: bool = False,
+    ) -> None:
+        self.engine, self.store, self.categories = engine, store, categories
+        self.action = action
+        self.dest_root = Path(os.path.abspath(dest_root)) if dest_root else None
+        dest = self.dest_root
+        self.watcher = FolderWatcher(
+            roots,
+            settle_s=settle_s,
+            polling=polling,
+            ignore=(lambda p: p.is_relative_to(dest)) if dest else None,
+        )
+        self._matrix: CategoryMatrix | None = None
+        self._params: ScoringParams | None = None
+
+    def _scoring(self) -> tuple[CategoryMatrix, ScoringParams]:
+        if self._matrix is None or self._params is None:
+            self._matrix = build_matrix(self.engine, self.store, self.categories)
+            self._params = scoring_params(self.engine, self.store)
+        return self._matrix, self._params
+
+    def process(self, paths: Sequence[Path], cancel: CancelToken | None = None) -> AutoSortEvent:
+        """Classify `paths` and apply the action to those with a category."""
+        event = AutoSortEvent()
+        if not paths:
+            return event
+        matrix, params = self._scoring()
+        for batch in index_photos(list(paths), self.engine, self.store, cancel=cancel):
+            overrides = self.store.overrides([r.key for r in batch.ok if r.key])
+            event.classified += assign(batch, matrix, params, self.categories, overrides)
+        if self.action is None or (cancel and cancel.is_set()):
+            return event
+        items = [(c.path, c.category) for c in event.classified if c.category and not c.error]
+        event.plan = plan_operation(items, self.action, self.dest_root)
+        for step in event.plan.steps:  # our own writes must never come back as new photos
+            for target in [step.destination, *(d for _, d in step.companions)]:
+                if target is not None:
+                    self.watcher.ignore_path(target)
+        event.report = apply_plan(event.plan, self.store, cancel=cancel)
+        return event
+
+    def _new_since_last_run(self, paths: list[Path]) -> list[Path]:
+        """Photos the cache has not seen as they are now; for move, everything left over."""
+        if self.action == "move":
+            return paths
+        known = self.store.lookup_files([str(p) for p in paths])
+        fresh = []
+        for path in paths:
+            entry = known.get(str(path))
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if entry is None or entry[:2] != (st.st_size, st.st_mtime_ns):
+                fresh.append(path)
+        return fresh
+
+    def run(self, cancel: CancelToken, poll_s: float = 0.5) -> Iterator[AutoSortEvent]:
+        """Catch up, then handle new arrivals until `cancel` is set. Starts/stops the watch."""
+        self.watcher.start()
+        try:
+            existing = self._new_since_last_run(self.watcher.existing_files())
+            if existing:
+                event = self.process(existing, cancel)
+                event.catch_up = True
+                yield event
+            while not cancel.is_set():
+                batch = self.watcher.next_batch(timeout=poll_s)
+                if not batch:
+                    continue
+                event = self.process(batch.added, cancel)
+                event.removed, event.problems = batch.removed, batch.problems
+                yield event
+        finally:
+            self.watcher.stop()
