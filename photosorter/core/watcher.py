@@ -270,6 +270,25 @@ class FolderWatcher:
                 if now - when > 60:
                     del self._own[path]
 
+    def _check_observer(self, batch: WatchBatch) -> None:
+        """An observer thread that died (an OS error, say) must not stop watching silently."""
+        observer = self._observer
+        if observer is None:
+            return
+        if observer.is_alive() and all(e.is_alive() for e in observer.emitters):
+            return
+        batch.problems.append("Watching stopped unexpectedly; restarted and caught up.")
+        self.stop()
+        try:
+            self.start()
+        except WatchError as exc:
+            batch.problems.append(str(exc))
+            return
+        for root in self.roots:
+            if root.is_dir():
+                for found in scan([root]):
+                    self._touch(found, closed=False)
+
     def _check_roots(self, batch: WatchBatch) -> None:
         for root in self.roots:
             exists = root.is_dir()
@@ -282,6 +301,8 @@ class FolderWatcher:
                 self._missing_roots.discard(root)
                 batch.problems.append(f"Watched folder {root} is back; watching it again.")
                 self._rewatch(root, batch)
+        if not self._missing_roots:  # a removed root's watch dies by design
+            self._check_observer(batch)
 
     def _rewatch(self, root: Path, batch: WatchBatch) -> None:
         """A root came back: a fresh observer (the old inotify watch died with it)."""

@@ -190,3 +190,14 @@ def test_inotify_limit_gives_a_clear_message(inbox: Path, monkeypatch) -> None:
     monkeypatch.setattr(Observer, "schedule", refuse)
     with pytest.raises(WatchError, match="max_user_watches"):
         FolderWatcher([inbox]).start()
+
+
+def test_a_dead_observer_is_restarted_and_caught_up(inbox: Path) -> None:
+    with FolderWatcher([inbox], settle_s=SETTLE) as watcher:
+        for emitter in list(watcher._observer.emitters):  # simulate the thread dying
+            emitter.stop()
+            emitter.join()
+        make_jpeg(inbox / "while-down.jpg")
+        got = collect(watcher, lambda b: bool(b.added))
+    assert any("restarted" in p for p in got.problems)
+    assert got.added == [inbox / "while-down.jpg"]
