@@ -1,0 +1,172 @@
+"""The user's settings: one typed object saved as TOML under the config dir.
+
+Loading never fails: a missing file gives the defaults, and an unreadable file or a bad
+value falls back to its default with a plain warning the GUI can show. Qt-free.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from photosorter.core import paths
+from photosorter.core.engine import DEFAULT_MODEL
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+FILE_NAME = "settings.toml"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder (or single image) the user sorts; `watch` is for the inbox feature."""
+
+    path: Path
+    watch: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app remembers between runs (window geometry lives in QSettings)."""
+
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    threshold: float = 0.0  # 0: use the categories file's threshold
+    action: str = "move"
+    destination: Path | None = None
+    sources: tuple[Source, ...] = ()
+    categories_file: Path | None = None
+    # Keys this version does not know, kept so a newer version's settings survive a save.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def with_source(self, path: Path) -> Settings:
+        """The settings with `path` added to the sources (no duplicates)."""
+        path = Path(path)
+        if any(s.path == path for s in self.sources):
+            return self
+        return replace(self, sources=(*self.sources, Source(path)))
+
+    def without_source(self, path: Path) -> Settings:
+        return replace(self, sources=tuple(s for s in self.sources if s.path != Path(path)))
+
+    def to_toml(self) -> str:
+        data: dict[str, Any] = dict(self.extra)
+        data.update(
+            model=self.model,
+            device=self.device,
+            threshold=self.threshold,
+            action=self.action,
+        )
+        if self.destination is not None:
+            data["destination"] = str(self.destination)
+        if self.categories_file is not None:
+            data["categories_file"] = str(self.categories_file)
+        data["sources"] = [{"path": str(s.path), "watch": s.watch} for s in self.sources]
+        return tomli_w.dumps(data)
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / FILE_NAME
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """The saved settings plus warnings about anything that was ignored."""
+    path = Path(path) if path else settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), []
+    except (OSError, UnicodeDecodeError) as exc:
+        return Settings(), [f"Could not read the settings file {path}: {exc}; using defaults."]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return Settings(), [f"The settings file {path} is not valid TOML ({exc}); using defaults."]
+    return parse_settings(data, str(path))
+
+
+def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Settings, list[str]]:
+    """Build Settings from a decoded TOML table; bad values fall back with a warning."""
+    warnings: list[str] = []
+    defaults = Settings()
+
+    def bad(key: str, value: Any, expected: str) -> None:
+        warnings.append(f"{where}: {key} = {value!r} is not {expected}; using the default.")
+
+    values: dict[str, Any] = {}
+    model = data.get("model", defaults.model)
+    if isinstance(model, str) and model.strip():
+        values["model"] = model.strip()
+    else:
+        bad("model", model, "a model name")
+    device = data.get("device", defaults.device)
+    if device in DEVICES:
+        values["device"] = device
+    else:
+        bad("device", device, f"one of {', '.join(DEVICES)}")
+    threshold = data.get("threshold", defaults.threshold)
+    if (
+        isinstance(threshold, int | float)
+        and not isinstance(threshold, bool)
+        and math.isfinite(threshold)
+        and 0 <= threshold < 1
+    ):
+        values["threshold"] = float(threshold)
+    else:
+        bad("threshold", threshold, "a number from 0 to 1")
+    action = data.get("action", defaults.action)
+    if action in ACTIONS:
+        values["action"] = action
+    else:
+        bad("action", action, f"one of {', '.join(ACTIONS)}")
+    for key in ("destination", "categories_file"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str) and value.strip():
+            values[key] = Path(os.path.expanduser(value.strip()))
+        else:
+            bad(key, value, "a path")
+    values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
+    known = {"model", "device", "threshold", "action", "destination", "categories_file", "sources"}
+    extra = {k: v for k, v in data.items() if k not in known}
+    return Settings(**values, extra=extra), warnings
+
+
+def _parse_sources(raw: Any, where: str, warnings: list[str]) -> list[Source]:
+    if not isinstance(raw, list):
+        warnings.append(f"{where}: sources must be a list of folders; ignoring it.")
+        return []
+    out: list[Source] = []
+    for entry in raw:
+        if isinstance(entry, str):  # a bare path is fine too
+            entry = {"path": entry}
+        path = entry.get("path") if isinstance(entry, dict) else None
+        watch = entry.get("watch", False) if isinstance(entry, dict) else False
+        if not isinstance(path, str) or not path.strip() or not isinstance(watch, bool):
+            warnings.append(f"{where}: ignoring an invalid source entry {entry!r}.")
+            continue
+        source = Source(Path(os.path.expanduser(path.strip())), watch)
+        if all(s.path != source.path for s in out):
+            out.append(source)
+    return out
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically: a crash never leaves a half-written settings file."""
+    path = Path(path) if path else settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(settings.to_toml(), encoding="utf-8")
+    tmp.replace(path)

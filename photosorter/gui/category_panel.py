@@ -1,0 +1,399 @@
+"""The category list on the left: counts, filter for the grid, editor, drop target.
+
+"All photos" sits on top and "Uncategorized" at the bottom, always. Dropping photos from
+the grid on a category pins them there by hand (a manual override). Edits are emitted as
+a new CategorySet plus what was renamed or removed; the session applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet, load_categories
+from photosorter.core.errors import PhotoSorterError
+from photosorter.gui import icons
+from photosorter.gui.dialogs import CategoryDialog
+from photosorter.gui.photo_model import PHOTO_KEYS_MIME, keys_from_mime
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+NameRole = Qt.ItemDataRole.UserRole + 1  # category name; None for "All photos"
+CountRole = Qt.ItemDataRole.UserRole + 2
+KindRole = Qt.ItemDataRole.UserRole + 3  # "all" | "category" | "uncategorized"
+ALL_PHOTOS = "All photos"
+
+
+@dataclass(frozen=True)
+class CategorySelected:
+    """The grid should show `name` (UNCATEGORIZED included); None: every photo."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class PhotosDropped:
+    """Photos (content keys) dragged onto a category: pin them there."""
+
+    keys: tuple[str, ...]
+    category: str
+
+
+@dataclass(frozen=True)
+class CategoriesEdited:
+    """The new categories, plus old -> new names and removed names (for manual pins)."""
+
+    categories: CategorySet
+    renamed: dict[str, str] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+
+
+class _Delegate(QStyledItemDelegate):
+    """Name on the left, count on the right; the drop target row highlighted."""
+
+    def __init__(self, view: CategoryList) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(160, QFontMetrics(option.font).height() + 14)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = option.palette
+        rect = option.rect.adjusted(4, 1, -4, -1)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        drop = index.row() == self.view.drop_row
+        if selected or drop:
+            colour = QColor(palette.color(QPalette.ColorRole.Highlight))
+            if drop and not selected:
+                colour.setAlpha(110)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(rect, 5, 5)
+        if drop:
+            painter.setPen(palette.color(QPalette.ColorRole.Highlight).darker(130))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect, 5, 5)
+        text_colour = palette.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        )
+        kind = index.data(KindRole)
+        font = QFont(option.font)
+        font.setBold(kind == "all")
+        font.setItalic(kind == "uncategorized")
+        count = str(index.data(CountRole) or 0)
+        fm = QFontMetrics(font)
+        count_w = fm.horizontalAdvance(count) + 8
+        inner = rect.adjusted(10, 0, -10, 0)
+        name_rect = QRect(inner.x(), inner.y(), inner.width() - count_w, inner.height())
+        painter.setFont(font)
+        painter.setPen(text_colour)
+        name = fm.elidedText(str(index.data()), Qt.TextElideMode.ElideRight, name_rect.width())
+        painter.drawText(
+            name_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name
+        )
+        if not selected:
+            text_colour = palette.color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(text_colour)
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, count)
+        painter.restore()
+
+
+class CategoryList(QListWidget):
+    """The list itself; accepts photo drops on categories and on Uncategorized."""
+
+    photos_dropped = Signal(PhotosDropped)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.drop_row = -1
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setItemDelegate(_Delegate(self))
+        self.setFrameShape(QListWidget.Shape.NoFrame)
+        self.setUniformItemSizes(True)
+
+    def _target(self, pos: QPoint) -> QListWidgetItem | None:
+        item = self.itemAt(pos)
+        if item is None or item.data(KindRole) == "all":
+            return None
+        return item
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(PHOTO_KEYS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        item = self._target(event.position().toPoint())
+        row = self.row(item) if item is not None else -1
+        if row != self.drop_row:
+            self.drop_row = row
+            self.viewport().update()
+        if item is not None and event.mimeData().hasFormat(PHOTO_KEYS_MIME):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_row = -1
+        self.viewport().update()
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_row = -1
+        self.viewport().update()
+        item = self._target(event.position().toPoint())
+        keys = keys_from_mime(event.mimeData())
+        if item is None or not keys:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        name = item.data(NameRole)
+        self.photos_dropped.emit(PhotosDropped(tuple(keys), name))
+
+
+class CategoryPanel(QWidget):
+    """Header, list with counts, and add / edit / delete / import / export controls."""
+
+    category_selected = Signal(CategorySelected)
+    photos_dropped = Signal(PhotosDropped)
+    categories_edited = Signal(CategoriesEdited)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.categories = CategorySet(())
+        self.list = CategoryList(self)
+        self.list.photos_dropped.connect(self.photos_dropped)
+        self.list.currentItemChanged.connect(self._on_current_changed)
+        self.list.itemDoubleClicked.connect(lambda _item: self.edit_current())
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+
+        title = QLabel("Categories")
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        self.add_action = QAction("Add Category…", self)
+        self.add_action.setIcon(icons.icon("add"))
+        self.add_action.triggered.connect(self.add_category)
+        self.edit_action = QAction("Edit Category…", self)
+        self.edit_action.setIcon(icons.icon("edit"))
+        self.edit_action.triggered.connect(self.edit_current)
+        self.delete_action = QAction("Delete Category", self)
+        self.delete_action.setIcon(icons.icon("remove"))
+        self.delete_action.triggered.connect(self.delete_current)
+        self.import_action = QAction("Import Categories…", self)
+        self.import_action.triggered.connect(self.choose_import)
+        self.export_action = QAction("Export Categories…", self)
+        self.export_action.triggered.connect(self.choose_export)
+
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setSpacing(2)
+        for action in (self.add_action, self.edit_action, self.delete_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        more = QToolButton(self)
+        more.setText("Import / Export")
+        more.setAutoRaise(True)
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(more)
+        menu.addAction(self.import_action)
+        menu.addAction(self.export_action)
+        more.setMenu(menu)
+        buttons.addWidget(more)
+
+        hint = QLabel("Drag photos onto a category to put them there by hand.")
+        hint.setWordWrap(True)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        layout.setSpacing(6)
+        layout.addWidget(title)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(hint)
+        self._rebuild({}, 0)
+
+    # -- showing -----------------------------------------------------------------------------
+    def set_categories(self, categories: CategorySet, counts: dict[str, int], total: int) -> None:
+        self.categories = categories
+        self._rebuild(counts, total)
+
+    def set_counts(self, counts: dict[str, int], total: int) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            kind = item.data(KindRole)
+            n = total if kind == "all" else counts.get(item.data(NameRole), 0)
+            item.setData(CountRole, n)
+
+    def _rebuild(self, counts: dict[str, int], total: int) -> None:
+        current = self.selected_name()
+        self.list.blockSignals(True)
+        self.list.clear()
+        self._add_item(ALL_PHOTOS, None, "all", total)
+        for cat in self.categories.categories:
+            self._add_item(cat.name, cat.name, "category", counts.get(cat.name, 0))
+        self._add_item(UNCATEGORIZED, UNCATEGORIZED, "uncategorized", counts.get(UNCATEGORIZED, 0))
+        self.list.blockSignals(False)
+        self.select(current if current in (*self.categories.names, UNCATEGORIZED) else None)
+        self._update_actions()
+
+    def _add_item(self, text: str, name: str | None, kind: str, count: int) -> None:
+        item = QListWidgetItem(text)
+        item.setData(NameRole, name)
+        item.setData(KindRole, kind)
+        item.setData(CountRole, count)
+        if kind == "category":
+            cat = self.categories.get(name or "")
+            if cat is not None:
+                item.setToolTip("Prompts: " + "; ".join(cat.prompts))
+        elif kind == "uncategorized":
+            item.setToolTip("Photos that match no category well enough")
+        self.list.addItem(item)
+
+    def selected_name(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(NameRole) if item is not None else None
+
+    def select(self, name: str | None) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(NameRole) == name:
+                self.list.setCurrentRow(row)
+                return
+
+    def _on_current_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
+        self._update_actions()
+        if current is not None:
+            self.category_selected.emit(CategorySelected(current.data(NameRole)))
+
+    def _update_actions(self) -> None:
+        item = self.list.currentItem()
+        editable = item is not None and item.data(KindRole) == "category"
+        self.edit_action.setEnabled(editable)
+        self.delete_action.setEnabled(editable)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction(self.add_action)
+        menu.addAction(self.edit_action)
+        menu.addAction(self.delete_action)
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    # -- editing -------------------------------------------------------------------------------
+    def add_category(self) -> None:
+        dialog = CategoryDialog(self, taken=self.categories.names)
+        if dialog.exec():
+            self.apply_edit(None, dialog.category())
+
+    def edit_current(self) -> None:
+        name = self.selected_name()
+        cat = self.categories.get(name or "")
+        if cat is None:
+            return
+        taken = [n for n in self.categories.names if n != cat.name]
+        dialog = CategoryDialog(self, cat, taken=taken)
+        if dialog.exec():
+            self.apply_edit(cat.name, dialog.category())
+
+    def delete_current(self) -> None:
+        name = self.selected_name()
+        if self.categories.get(name or "") is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete category",
+            f"Delete the category “{name}”? Its photos go to the other categories or to "
+            "Uncategorized. No files are touched.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.remove_category(name)  # type: ignore[arg-type]
+
+    def apply_edit(self, old_name: str | None, category: Category) -> None:
+        """Add `category` (old_name None) or replace the category named `old_name`."""
+        cats = list(self.categories.categories)
+        if old_name is None:
+            cats.append(category)
+            renamed: dict[str, str] = {}
+        else:
+            cats = [category if c.name == old_name else c for c in cats]
+            renamed = {old_name: category.name} if old_name != category.name else {}
+        edited = CategoriesEdited(self.categories.with_categories(cats), renamed)
+        self.categories_edited.emit(edited)
+        self.select(category.name)
+
+    def remove_category(self, name: str) -> None:
+        cats = [c for c in self.categories.categories if c.name != name]
+        self.categories_edited.emit(
+            CategoriesEdited(self.categories.with_categories(cats), removed=(name,))
+        )
+
+    def choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import categories", "", "Categories (*.toml);;All files (*)"
+        )
+        if path:
+            self.import_file(Path(path))
+
+    def import_file(self, path: Path) -> None:
+        """Replace the categories with those in a TOML file."""
+        try:
+            imported = load_categories(path)
+        except PhotoSorterError as exc:
+            QMessageBox.warning(self, "Cannot import categories", str(exc))
+            return
+        removed = tuple(n for n in self.categories.names if n not in imported.names)
+        self.categories_edited.emit(CategoriesEdited(imported, removed=removed))
+
+    def choose_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export categories", "categories.toml", "Categories (*.toml)"
+        )
+        if path:
+            self.export_file(Path(path))
+
+    def export_file(self, path: Path) -> None:
+        try:
+            self.categories.save(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot export categories", f"{path}: {exc}")

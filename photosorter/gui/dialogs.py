@@ -1,0 +1,275 @@
+"""Dialogs: edit a category, settings, and the confirmation of a file operation's plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosorter.core.categories import UNCATEGORIZED, Category
+from photosorter.core.engine import DEFAULT_MODEL, LOCAL_PREFIX
+from photosorter.core.settings import Settings
+
+ACTION_LABELS = {"move": "Move to category folders", "copy": "Copy to category folders",
+                 "tag": "Write tags (XMP keywords)"}  # fmt: skip
+
+
+DEVICE_LABELS = {"auto": "Automatic (fastest found)", "cpu": "CPU",
+                 "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}  # fmt: skip
+
+
+class CategoryDialog(QDialog):
+    """Name, prompts (one per line) and an optional folder name for one category."""
+
+    def __init__(
+        self, parent: QWidget | None, category: Category | None = None, taken: list[str] = ()
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit Category" if category else "Add Category")
+        self._taken = {n.casefold() for n in taken}
+        self.name = QLineEdit(category.name if category else "")
+        self.name.setPlaceholderText("e.g. Pets")
+        self.prompts = QPlainTextEdit("\n".join(category.prompts) if category else "")
+        self.prompts.setPlaceholderText("One description per line, e.g.\ndog\ncat\npet animal")
+        self.prompts.setTabChangesFocus(True)
+        self.folder = QLineEdit(category.folder or "" if category else "")
+        self.folder.setPlaceholderText("Same as the name")
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b00020")
+        self.error.hide()
+
+        form = QFormLayout()
+        form.addRow("&Name:", self.name)
+        form.addRow("&Describe it:", self.prompts)
+        form.addRow("&Folder name:", self.folder)
+        help_text = QLabel(
+            "Describe what the photos show in a few plain words. Several lines give the "
+            "model more ways to recognise the category."
+        )
+        help_text.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(help_text)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(440, 320)
+
+    def category(self) -> Category:
+        lines = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
+        name = self.name.text().strip()
+        return Category(name, tuple(lines or [name]), self.folder.text().strip() or None)
+
+    def problem(self) -> str | None:
+        name = self.name.text().strip()
+        if not name:
+            return "Give the category a name."
+        if name == UNCATEGORIZED:
+            return f"“{UNCATEGORIZED}” is built in; choose another name."
+        if name.casefold() in self._taken:
+            return f"There is already a category called “{name}”."
+        return None
+
+    def accept(self) -> None:
+        problem = self.problem()
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return
+        super().accept()
+
+
+class _PretrainedLister(QRunnable):
+    """Imports open_clip (and torch: seconds) off the GUI thread to list pretrained models."""
+
+    class Signals(QObject):
+        listed = Signal(list)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signals = self.Signals()
+
+    def run(self) -> None:
+        try:
+            import open_clip
+
+            names = [f"{arch}:{tag}" for arch, tag in open_clip.list_pretrained()]
+        except Exception:  # an optional convenience: the field stays editable
+            names = []
+        self.signals.listed.emit(names)
+
+
+class SettingsDialog(QDialog):
+    """Model, device, minimum confidence, default action and destination folder."""
+
+    def __init__(
+        self, parent: QWidget | None, settings: Settings, list_models: bool = True
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings = settings
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.setMinimumContentsLength(36)
+        self.model.addItem(settings.model)
+        if settings.model != DEFAULT_MODEL:
+            self.model.addItem(DEFAULT_MODEL)
+        local = QPushButton("Local Folder…")
+        local.clicked.connect(self.choose_local_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(local)
+        self.model_note = QLabel(
+            "Models download once from the internet, then work offline. Without internet, "
+            "choose a local folder holding open_clip_config.json and the weights."
+        )
+        self.model_note.setWordWrap(True)
+        self.device = QComboBox()
+        for value, label in DEVICE_LABELS.items():
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.threshold = QSpinBox()
+        self.threshold.setRange(0, 99)
+        self.threshold.setSuffix(" %")
+        self.threshold.setSpecialValueText("Off")
+        self.threshold.setValue(round(settings.threshold * 100))
+        self.threshold.setToolTip("Photos scoring below this go to Uncategorized")
+        self.action = QComboBox()
+        for value, label in ACTION_LABELS.items():
+            self.action.addItem(label, value)
+        self.action.setCurrentIndex(max(0, self.action.findData(settings.action)))
+        self.destination = QLineEdit(str(settings.destination or ""))
+        self.destination.setPlaceholderText("Asked for on first move or copy")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.choose_destination)
+        dest_row = QHBoxLayout()
+        dest_row.addWidget(self.destination, 1)
+        dest_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Model:", model_row)
+        form.addRow("", self.model_note)
+        form.addRow("&Device:", self.device)
+        form.addRow("Minimum &confidence:", self.threshold)
+        form.addRow("Default &action:", self.action)
+        form.addRow("Destination folder:", dest_row)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        layout.addWidget(buttons)
+        self.resize(620, 300)
+        if list_models:
+            lister = _PretrainedLister()
+            lister.signals.listed.connect(self._add_models)
+            self._lister_signals = lister.signals  # keep the QObject alive until it answers
+            QThreadPool.globalInstance().start(lister)
+
+    @Slot(list)
+    def _add_models(self, names: list[str]) -> None:
+        current = self.model.currentText()
+        existing = {self.model.itemText(i) for i in range(self.model.count())}
+        self.model.addItems([n for n in names if n not in existing])
+        self.model.setEditText(current)
+
+    def choose_local_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a local model folder")
+        if folder:
+            self.model.setEditText(LOCAL_PREFIX + folder)
+
+    def choose_destination(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the destination folder")
+        if folder:
+            self.destination.setText(folder)
+
+    def settings(self) -> Settings:
+        destination = self.destination.text().strip()
+        return replace(
+            self._settings,
+            model=self.model.currentText().strip() or DEFAULT_MODEL,
+            device=self.device.currentData(),
+            threshold=self.threshold.value() / 100,
+            action=self.action.currentData(),
+            destination=Path(destination) if destination else None,
+        )
+
+
+class PlanDialog(QDialog):
+    """What a move / copy / tag will do: how many photos go where; OK carries it out."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        action: str,
+        summary: list[tuple[str, int]],
+        left: int,
+    ) -> None:
+        super().__init__(parent)
+        total = sum(n for _, n in summary)
+        verb = {"move": "Move", "copy": "Copy", "tag": "Tag"}[action]
+        self.setWindowTitle(ACTION_LABELS[action])
+        intro = QLabel(
+            {
+                "move": f"{total} photo(s) will be moved into these folders:",
+                "copy": f"{total} photo(s) will be copied into these folders:",
+                "tag": f"{total} photo(s) get their category written as an XMP keyword:",
+            }[action]
+        )
+        table = QTableWidget(len(summary), 2)
+        table.setHorizontalHeaderLabels(["Folder" if action != "tag" else "Keyword", "Photos"])
+        for row, (where, count) in enumerate(summary):
+            table.setItem(row, 0, QTableWidgetItem(where))
+            number = QTableWidgetItem(f"{count:,}")
+            number.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(row, 1, number)
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        notes = [] if action == "tag" else ["Nothing is overwritten: name clashes get “(1)”."]
+        if left:
+            notes.append(f"{left} photo(s) stay where they are (uncategorized or already there).")
+        notes.append("You can undo this with Edit > Undo.")
+        note = QLabel(" ".join(notes))
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        ok = buttons.addButton(f"{verb} {total} Photo(s)", QDialogButtonBox.ButtonRole.AcceptRole)
+        ok.setDefault(True)
+        ok.setEnabled(total > 0)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(table, 1)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+        self.resize(560, 360)

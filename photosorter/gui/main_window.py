@@ -1,0 +1,451 @@
+"""The main window: menus, toolbar, layout, and wiring between widgets and the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Slot
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFont,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosorter import __version__
+from photosorter.core import paths
+from photosorter.core.categories import CategorySet
+from photosorter.core.images import is_supported
+from photosorter.gui import icons
+from photosorter.gui.category_panel import CategoryPanel, CategorySelected, PhotosDropped
+from photosorter.gui.dialogs import SettingsDialog
+from photosorter.gui.grid_actions import GridActions
+from photosorter.gui.operations import FileActions, OperationDone
+from photosorter.gui.photo_model import (
+    PHOTO_KEYS_MIME,
+    SortMode,
+)
+from photosorter.gui.photo_view import PhotoGridView
+from photosorter.gui.session import BusyState, Counts, Notice, Session
+from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel
+from photosorter.gui.widgets import BusyIndicator, MessageBar, ProblemsDock, show_crash_dialog
+from photosorter.gui.workers import JobFailed, JobFinished
+
+TITLE = "PhotoSorter"
+EMPTY_TEXT = "Drop a folder of photos here or use File > Add Folder…"
+
+
+def dropped_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
+    """Local folders and image files in a drop from the file manager (not our own drags)."""
+    mime = event.mimeData()
+    if mime.hasFormat(PHOTO_KEYS_MIME) or not mime.hasUrls():
+        return []
+    found = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+    return [p for p in found if p.is_dir() or (p.is_file() and is_supported(p))]
+
+
+class MainWindow(QMainWindow):
+    """Sources and categories on the left, the grid in the middle, problems below."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.file_actions = FileActions(session, self)
+        self.report_bug: Callable[[str, str], None] = self._show_bug
+        self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        self._make_actions()
+        self._make_layout()
+        self._make_menus()
+        self._connect()
+        self._restore_geometry()
+        self.category_panel.set_categories(session.categories, {}, 0)
+        self.sources_panel.set_sources(session.saved_sources, session.extra_sources)
+        self._on_category_selected(CategorySelected(None))
+
+    # -- construction ------------------------------------------------------------------------
+    def _action(
+        self, text: str, slot: Callable, shortcut: QKeySequence | str | None = None,
+        icon_name: str | None = None, tip: str = "",
+    ) -> QAction:  # fmt: skip
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon_name is not None:
+            action.setIcon(icons.icon(icon_name))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _make_actions(self) -> None:
+        self.add_folder_action = self._action(
+            "Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open, "add-folder",
+            "Add a folder of photos to sort",
+        )  # fmt: skip
+        self.add_photos_action = self._action("Add Photos…", self.choose_photos)
+        self.rescan_action = self._action(
+            "Sort Again", self.session.start_run, QKeySequence.StandardKey.Refresh,
+            "refresh", "Look for new photos and sort everything again",
+        )  # fmt: skip
+        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.undo_action = self._action(
+            "Undo Last File Operation", self.file_actions.undo, QKeySequence.StandardKey.Undo,
+            "undo", "Put the files of the last move, copy or tag back",
+        )  # fmt: skip
+        self.settings_action = self._action(
+            "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
+            "settings", "Model, device, destination folder",
+        )  # fmt: skip
+        self.move_action = self._action(
+            "Move to Category Folders…", lambda: self.file_actions.run_action("move"), None,
+            "move", "Move every sorted photo into a folder per category",
+        )  # fmt: skip
+        self.copy_action = self._action(
+            "Copy to Category Folders…", lambda: self.file_actions.run_action("copy"), None,
+            "copy", "Copy every sorted photo into a folder per category",
+        )  # fmt: skip
+        self.tag_action = self._action(
+            "Write Tags…", lambda: self.file_actions.run_action("tag"), None,
+            "tag",
+            "Write each photo's category as an XMP keyword (digiKam, Lightroom, darktable)",
+        )  # fmt: skip
+        self.move_action.setIconText("Move to Folders")
+        self.copy_action.setIconText("Copy to Folders")
+        self.tag_action.setIconText("Write Tags")
+        self.add_folder_action.setIconText("Add Folder")
+        self.undo_action.setIconText("Undo")
+        self.sort_group = QActionGroup(self)
+        self.sort_actions: dict[SortMode, QAction] = {}
+        for mode, text in ((SortMode.CONFIDENCE, "Sort by Confidence"),
+                           (SortMode.NAME, "Sort by Name")):  # fmt: skip
+            action = QAction(text, self, checkable=True)
+            action.triggered.connect(lambda _c=False, m=mode: self.set_sort(m))
+            self.sort_group.addAction(action)
+            self.sort_actions[mode] = action
+        self.sort_actions[SortMode.CONFIDENCE].setChecked(True)
+
+    def _make_layout(self) -> None:
+        self.grid = PhotoGridView(self)
+        self.grid.empty_text = EMPTY_TEXT
+        self.grid.setModel(self.session.model)
+        self.session.thumbnails.thumbnail_ready.connect(self.grid.thumbnail_arrived)
+        self.grid_actions = GridActions(self.session, self.grid, self)
+        self.message_bar = MessageBar(self)
+        self.heading = QLabel()
+        font = QFont(self.heading.font())
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.heading.setFont(font)
+        self.subheading = QLabel()
+        self.subheading.setForegroundRole(self.subheading.foregroundRole())
+        self.sort_combo = QComboBox()
+        self.sort_combo.addItem("Confidence", SortMode.CONFIDENCE)
+        self.sort_combo.addItem("Name", SortMode.NAME)
+        header = QHBoxLayout()
+        header.setContentsMargins(12, 10, 12, 4)
+        header.setSpacing(10)
+        header.addWidget(self.heading)
+        header.addWidget(self.subheading, 1)
+        header.addWidget(QLabel("Sort by:"))
+        header.addWidget(self.sort_combo)
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addLayout(header)
+        bar_row = QHBoxLayout()
+        bar_row.setContentsMargins(12, 0, 12, 0)
+        bar_row.addWidget(self.message_bar)
+        column.addLayout(bar_row)
+        column.addWidget(self.grid, 1)
+
+        self.sources_panel = SourcesPanel(self.add_folder_action)
+        self.category_panel = CategoryPanel()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.sources_panel)
+        left.addWidget(self.category_panel)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 3)
+        left.setSizes([120, 580])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(centre)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 1020])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        self.problems = ProblemsDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems)
+        self.problems.hide()
+        self.busy = BusyIndicator(self)
+        self.summary = QLabel()
+        self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.busy)
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("MainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.add_folder_action)
+        toolbar.addAction(self.rescan_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.move_action)
+        toolbar.addAction(self.copy_action)
+        toolbar.addAction(self.tag_action)
+        toolbar.addAction(self.undo_action)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        toolbar.addAction(self.settings_action)
+        self.addToolBar(toolbar)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.add_folder_action, self.add_photos_action])
+        file_menu.addAction(self.sources_panel.remove_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.rescan_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(
+            self._action("Select All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
+        )
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions(list(self.sort_actions.values()))
+        view_menu.addSeparator()
+        view_menu.addAction(self.problems.toggleViewAction())
+        panel = self.category_panel
+        cat_menu = bar.addMenu("&Categories")
+        cat_menu.addActions([panel.add_action, panel.edit_action, panel.delete_action])
+        cat_menu.addSeparator()
+        cat_menu.addActions([panel.import_action, panel.export_action])
+        photo_menu = bar.addMenu("&Photos")
+        photo_menu.addActions(self.grid_actions.photo_actions)
+        photo_menu.addSeparator()
+        photo_menu.addActions([self.move_action, self.copy_action, self.tag_action])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("About PhotoSorter", self.about))
+
+    def _connect(self) -> None:
+        s = self.session
+        s.busy_changed.connect(self._on_busy)
+        s.counts_changed.connect(self._on_counts)
+        s.categories_changed.connect(self._on_categories)
+        s.sources_changed.connect(self._on_sources)
+        s.problems_added.connect(self._on_problems)
+        s.problems_cleared.connect(self.problems.clear)
+        s.notice.connect(self.message_bar.show_notice)
+        s.bug.connect(self._on_bug)
+        s.run_finished.connect(self._on_run_finished)
+        self.file_actions.busy_changed.connect(self._on_busy)
+        self.file_actions.finished.connect(self._on_operation_done)
+        self.busy.cancel_requested.connect(self.cancel)
+        self.message_bar.settings_requested.connect(self.open_settings)
+        self.category_panel.category_selected.connect(self._on_category_selected)
+        self.category_panel.photos_dropped.connect(self._on_photos_dropped)
+        self.category_panel.categories_edited.connect(s.edit_categories)
+        self.sources_panel.remove_requested.connect(self._on_source_removed)
+        self.sort_combo.currentIndexChanged.connect(
+            lambda _i: self.set_sort(self.sort_combo.currentData())
+        )
+
+    # -- session -> widgets -------------------------------------------------------------------
+    @Slot(BusyState)
+    def _on_busy(self, state: BusyState) -> None:
+        self.busy.set_state(state)
+        idle = not self.session.running and not self.file_actions.busy
+        for action in (self.move_action, self.copy_action, self.tag_action, self.undo_action):
+            action.setEnabled(idle)
+
+    @Slot(Counts)
+    def _on_counts(self, counts: Counts) -> None:
+        self.category_panel.set_counts(counts.per_category, counts.total)
+        self.category_panel.list.viewport().update()
+        self._update_heading()
+        errors = f", {counts.errors} with problems" if counts.errors else ""
+        self.summary.setText(f"{counts.total:,} photos{errors}" if counts.total else "")
+
+    @Slot(CategorySet)
+    def _on_categories(self, categories: CategorySet) -> None:
+        counts = self.session.results.counts()
+        self.category_panel.set_categories(categories, counts, sum(counts.values()))
+
+    @Slot()
+    def _on_sources(self) -> None:
+        self.sources_panel.set_sources(self.session.saved_sources, self.session.extra_sources)
+
+    @Slot(list)
+    def _on_problems(self, problems: list) -> None:
+        first = self.problems.isHidden()
+        self.problems.add(problems)
+        self.problems.show()
+        if first:  # a strip under the grid, not half the window
+            self.resizeDocks([self.problems], [130], Qt.Orientation.Vertical)
+
+    @Slot(JobFailed)
+    def _on_bug(self, event: JobFailed) -> None:
+        self.report_bug(event.message, event.details)
+
+    @Slot(JobFinished)
+    def _on_run_finished(self, event: JobFinished) -> None:
+        if event.total:
+            done = "Cancelled" if event.cancelled else f"Sorted in {event.elapsed_s:.1f} s"
+            self.statusBar().showMessage(done, 8000)
+
+    @Slot(OperationDone)
+    def _on_operation_done(self, done: OperationDone) -> None:
+        self.message_bar.show_notice(Notice(done.message, "info"))
+        self.statusBar().showMessage(done.message, 8000)
+
+    def _update_heading(self) -> None:
+        category = self.session.model.category
+        self.heading.setText(category or "All photos")
+        n = self.session.model.rowCount()
+        self.subheading.setText(f"{n:,} photo{'s' if n != 1 else ''}" if n or category else "")
+        if category is None and not self.session.roots():
+            self.grid.empty_text = EMPTY_TEXT
+        elif category is None:
+            running = self.session.running
+            self.grid.empty_text = "Looking for photos…" if running else "No photos found."
+        else:
+            self.grid.empty_text = f"No photos in “{category}”."
+        self.grid.viewport().update()
+
+    # -- widgets -> session --------------------------------------------------------------------
+    @Slot(CategorySelected)
+    def _on_category_selected(self, event: CategorySelected) -> None:
+        self.grid.set_show_category(event.name is None)
+        self.session.model.set_category(event.name)
+        self._update_heading()
+
+    @Slot(PhotosDropped)
+    def _on_photos_dropped(self, event: PhotosDropped) -> None:
+        self.session.pin(list(event.keys), event.category)
+        self._update_heading()
+        n = len(event.keys)
+        text = f"{n} photo{'s' if n != 1 else ''} put in {event.category}"
+        self.statusBar().showMessage(text, 5000)
+
+    @Slot(SourceRemoved)
+    def _on_source_removed(self, event: SourceRemoved) -> None:
+        self.session.remove_source(event.path)
+
+    def set_sort(self, mode: SortMode) -> None:
+        self.sort_actions[mode].setChecked(True)
+        self.sort_combo.blockSignals(True)
+        self.sort_combo.setCurrentIndex(self.sort_combo.findData(mode))
+        self.sort_combo.blockSignals(False)
+        self.session.model.set_sort(mode)
+
+    def cancel(self) -> None:
+        self.session.cancel()
+        self.file_actions.cancel()
+
+    def add_paths(self, new: list[Path]) -> None:
+        self.session.add_sources(new)
+        self._update_heading()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def choose_photos(self) -> None:
+        found, _ = QFileDialog.getOpenFileNames(
+            self, "Add photos", "", "Images (*.jpg *.jpeg *.png *.webp *.heic *.tif *.tiff)"
+        )
+        if found:
+            self.add_paths([Path(f) for f in found])
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self, self.session.settings)
+        if dialog.exec():
+            self.session.update_settings(dialog.settings())
+
+    # -- drops from the file manager -------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if dropped_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        found = dropped_paths(event)
+        if not found:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.add_paths(found)
+
+    # -- misc ---------------------------------------------------------------------------------
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About PhotoSorter",
+            f"<h3>PhotoSorter {__version__}</h3><p>Sorts photos into categories you describe "
+            "in plain words, with an OpenCLIP model running on this computer. Your photos "
+            "never leave it.</p>",
+        )
+
+    def _show_bug(self, message: str, details: str) -> None:
+        show_crash_dialog(self, message, details)
+
+    def _geometry_store(self) -> QSettings:
+        return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def _restore_geometry(self) -> None:
+        stored = self._geometry_store()
+        geometry = stored.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = stored.value("splitter")
+        if isinstance(state, QByteArray):
+            self.splitter.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        stored = self._geometry_store()
+        stored.setValue("geometry", self.saveGeometry())
+        stored.setValue("splitter", self.splitter.saveState())
+        stored.sync()
+        self.shutdown(timeout_ms=5_000)
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop background work and wait for it (idempotent); False if some is still busy."""
+        files_done = self.file_actions.shutdown(timeout_ms)
+        return self.session.shutdown(timeout_ms) and files_done

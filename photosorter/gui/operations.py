@@ -1,0 +1,202 @@
+"""Move / copy / tag and undo, from the GUI: plan, confirm, run off the GUI thread.
+
+`confirm` and `choose_destination` are plain callables so tests (and scripts) can answer
+the dialogs; by default they show the plan dialog and a folder picker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from photosorter.core import fileops
+from photosorter.core.errors import PhotoSorterError
+from photosorter.core.pipeline import CancelToken
+from photosorter.gui.dialogs import PlanDialog
+from photosorter.gui.session import BusyState, Notice, Problem, Session
+from photosorter.gui.workers import (
+    JobFailed,
+    JobProgress,
+    TaskFinished,
+    TaskRequest,
+    TaskWorker,
+    start_thread,
+    stop_thread,
+)
+
+VERBS = {"move": "Moving", "copy": "Copying", "tag": "Tagging", "undo": "Undoing"}
+DONE = {"move": "moved", "copy": "copied", "tag": "tagged"}
+
+
+@dataclass(frozen=True)
+class OperationDone:
+    """A file operation (or undo) ended: what to tell the user, what moved where."""
+
+    kind: str  # "move" | "copy" | "tag" | "undo"
+    message: str
+    moved: dict[Path, Path]
+    problems: tuple[Problem, ...] = ()
+
+
+class FileActions(QObject):
+    """Runs plans and undo on a worker thread; one operation at a time."""
+
+    busy_changed = Signal(BusyState)
+    finished = Signal(OperationDone)
+    can_undo_changed = Signal(bool)
+
+    def __init__(self, session: Session, window: QWidget | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.window = window
+        self.confirm: Callable[[fileops.Plan], bool] = self._confirm_with_dialog
+        self.choose_destination: Callable[[str], Path | None] = self._ask_destination
+        self.worker = TaskWorker()
+        self.worker.progress_changed.connect(self._on_progress)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.thread = start_thread(self.worker, "photosorter-fileops")
+        self._generation = 0
+        self._cancel: CancelToken | None = None
+        self._kind = ""
+
+    @property
+    def busy(self) -> bool:
+        return self._cancel is not None
+
+    # -- starting ----------------------------------------------------------------------------
+    def run_action(self, action: str) -> bool:
+        """Plan `action` for every sorted photo, confirm, then carry it out in the background."""
+        if self.busy:
+            return False
+        session = self.session
+        items = session.results.placed_items()
+        if not items:
+            session.notice.emit(Notice("There are no sorted photos to act on yet.", "info"))
+            return False
+        dest: Path | None = None
+        if action != "tag":
+            dest = session.settings.destination or self.choose_destination(action)
+            if dest is None:
+                return False
+            if session.settings.destination is None:  # remember the first choice
+                session.update_settings(replace(session.settings, destination=dest), False)
+        try:
+            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+        except PhotoSorterError as exc:
+            session.notice.emit(Notice(str(exc), "error"))
+            return False
+        if not plan.steps:
+            session.notice.emit(Notice("Nothing to do: every photo is already in place.", "info"))
+            return False
+        if not self.confirm(plan):
+            return False
+        store = session.store
+        self._start(
+            action,
+            lambda cancel, progress: fileops.apply_plan(
+                plan, store, cancel=cancel, progress=progress
+            ),
+        )
+        return True
+
+    def undo(self) -> bool:
+        if self.busy:
+            return False
+        store = self.session.store
+        self._start("undo", lambda _cancel, _progress: fileops.undo_last(store))
+        return True
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def _start(self, kind: str, run: Callable) -> None:
+        self._generation += 1
+        request = TaskRequest(self._generation, kind, run)
+        self._cancel = request.cancel
+        self._kind = kind
+        self.busy_changed.emit(BusyState(f"{VERBS[kind]} photos…", cancellable=kind != "undo"))
+        self.worker.start(request)
+
+    # -- dialogs (replaceable) ---------------------------------------------------------------
+    def _confirm_with_dialog(self, plan: fileops.Plan) -> bool:
+        dialog = PlanDialog(self.window, plan.action, plan.summary(), len(plan.left))
+        return bool(dialog.exec())
+
+    def _ask_destination(self, action: str) -> Path | None:
+        verb = "move" if action == "move" else "copy"
+        folder = QFileDialog.getExistingDirectory(
+            self.window, f"Choose where to {verb} the category folders"
+        )
+        return Path(folder) if folder else None
+
+    # -- results -----------------------------------------------------------------------------
+    @Slot(JobProgress)
+    def _on_progress(self, event: JobProgress) -> None:
+        if event.generation == self._generation:
+            text = f"{VERBS.get(self._kind, 'Working')} photos…"
+            self.busy_changed.emit(BusyState(text, event.done, event.total, None, True))
+
+    @Slot(TaskFinished)
+    def _on_finished(self, event: TaskFinished) -> None:
+        if event.generation != self._generation:
+            return
+        self._cancel = None
+        self.busy_changed.emit(BusyState(""))
+        result = event.result
+        done = self._undone(result) if event.kind == "undo" else self._applied(result)
+        if done.moved:
+            self.session.moved(done.moved)
+        if done.problems:
+            self.session.problems_added.emit(list(done.problems))
+        self.can_undo_changed.emit(True)
+        self.finished.emit(done)
+
+    @Slot(JobFailed)
+    def _on_failed(self, event: JobFailed) -> None:
+        if event.generation != self._generation:
+            return
+        self._cancel = None
+        self.busy_changed.emit(BusyState(""))
+        if event.user_error:
+            self.session.notice.emit(Notice(event.message, "error"))
+        else:
+            self.session.bug.emit(event)
+        self.finished.emit(OperationDone(self._kind, event.message, {}))
+
+    def _applied(self, report: fileops.OpReport) -> OperationDone:
+        ok = [o for o in report.outcomes if o.status == "ok"]
+        same = [o for o in report.outcomes if o.status == "skipped-identical"]
+        problems = tuple(Problem(o.source, o.message) for o in report.errors)
+        moved = {o.source: o.dest for o in ok if report.action == "move" and o.dest}
+        parts = [f"{len(ok)} photo(s) {DONE[report.action]}"]
+        if same:
+            parts.append(f"{len(same)} already there")
+        if problems:
+            parts.append(f"{len(problems)} failed (see Problems)")
+        if report.cancelled:
+            parts.append("cancelled")
+        return OperationDone(report.action, ", ".join(parts) + ".", moved, problems)
+
+    def _undone(self, report: fileops.UndoReport) -> OperationDone:
+        if report.op_id is None:
+            return OperationDone("undo", "Nothing to undo.", {})
+        moved = {
+            i.path: i.restored
+            for i in report.reverted
+            if report.action == "move" and i.restored is not None
+        }
+        problems = tuple(Problem(i.path, i.message) for i in report.not_reverted)
+        text = f"Undid the last {report.action}: {len(report.reverted)} file(s) restored."
+        if problems:
+            text += f" {len(problems)} could not be restored (see Problems)."
+        return OperationDone("undo", text, moved, problems)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        self.cancel()  # stops after the file being handled: nothing is left half-done
+        return stop_thread(self.thread, timeout_ms)

@@ -1,0 +1,231 @@
+"""The thumbnail grid: an icon-mode QListView and a delegate that paints each tile.
+
+A tile is the thumbnail, a confidence badge ("87%", or "Manual" for photos placed by
+hand), and the file name. Painting asks the model for the thumbnail, so only tiles on
+screen are ever loaded.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from photosorter.gui.photo_model import (
+    CategoryRole,
+    ManualRole,
+    ScoreRole,
+    ThumbnailFailedRole,
+    ThumbnailRole,
+)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+PAD = 6  # around the thumbnail inside a tile
+GAP = 6  # between tiles (QListView spacing)
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    """Paints thumbnail + badge + name; `show_category` adds the category under the name."""
+
+    def __init__(self, side: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.show_category = True
+        self._badge_font: QFont | None = None
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return self.tile_size(option.font)
+
+    def tile_size(self, font: QFont) -> QSize:
+        lines = 2 if self.show_category else 1
+        text_h = QFontMetrics(font).height() * lines
+        return QSize(self.side + 2 * PAD, self.side + 2 * PAD + text_h + 2)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        tile = QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5)
+        if selected or hovered:
+            colour = QColor(palette.color(QPalette.ColorRole.Highlight))
+            colour.setAlpha(60 if selected else 28)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(tile, 6, 6)
+        if selected:
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(tile.adjusted(1, 1, -1, -1), 6, 6)
+
+        box = QRect(rect.x() + PAD, rect.y() + PAD, self.side, self.side)
+        self._paint_thumbnail(painter, box, index, palette)
+        manual = bool(index.data(ManualRole))
+        self._paint_badge(painter, box, float(index.data(ScoreRole) or 0.0), manual, palette)
+
+        fm = QFontMetrics(option.font)
+        text_rect = QRect(rect.x() + 2, box.bottom() + 4, rect.width() - 4, fm.height())
+        name = fm.elidedText(str(index.data()), Qt.TextElideMode.ElideMiddle, text_rect.width())
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        painter.setFont(option.font)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, name)
+        if self.show_category:
+            font = QFont(option.font)
+            font.setItalic(manual)
+            painter.setFont(font)
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            text_rect.translate(0, fm.height())
+            category = QFontMetrics(font).elidedText(
+                str(index.data(CategoryRole)), Qt.TextElideMode.ElideRight, text_rect.width()
+            )
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, category)
+        painter.restore()
+
+    def _paint_thumbnail(
+        self, painter: QPainter, box: QRect, index: AnyIndex, palette: QPalette
+    ) -> None:
+        pixmap = index.data(ThumbnailRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(box.center())
+            painter.drawPixmap(target, pixmap)
+            return
+        placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
+        placeholder.setAlpha(60)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(placeholder)
+        painter.drawRoundedRect(QRectF(box), 4, 4)
+        if index.data(ThumbnailFailedRole):
+            icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            target = QRect(0, 0, 32, 32)
+            target.moveCenter(box.center())
+            icon.paint(painter, target)
+
+    def _paint_badge(
+        self, painter: QPainter, box: QRect, score: float, manual: bool, palette: QPalette
+    ) -> None:
+        if self._badge_font is None:
+            self._badge_font = QFont(painter.font())
+            self._badge_font.setBold(True)
+            self._badge_font.setPointSizeF(max(7.0, painter.font().pointSizeF() * 0.85))
+        painter.setFont(self._badge_font)
+        text = "Manual" if manual else f"{score:.0%}"
+        fm = QFontMetrics(self._badge_font)
+        w, h = fm.horizontalAdvance(text) + 12, fm.height() + 4
+        badge = QRectF(box.right() - w - 3, box.bottom() - h - 3, w, h)
+        if manual:
+            fill = QColor(palette.color(QPalette.ColorRole.Highlight))
+        elif score < 0.5:
+            fill = QColor(150, 90, 0, 215)  # amber: a weak guess, worth a look
+        else:
+            fill = QColor(0, 0, 0, 160)
+        path = QPainterPath()
+        path.addRoundedRect(badge, h / 2, h / 2)
+        painter.fillPath(path, fill)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class PhotoGridView(QListView):
+    """Icon-mode grid with uniform tiles, multi-select, drag-out, Space for preview."""
+
+    preview_requested = Signal(QModelIndex)
+
+    def __init__(self, parent: QWidget | None = None, side: int = 160) -> None:
+        super().__init__(parent)
+        self.empty_text = "Drop a folder of photos here or use File > Add Folder…"
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(200)
+        self.setSpacing(GAP)
+        self.setWrapping(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.photo_delegate = PhotoDelegate(side, self)
+        self.setItemDelegate(self.photo_delegate)
+        self.verticalScrollBar().setSingleStep(24)
+        self.doubleClicked.connect(self.preview_requested)
+
+    def set_show_category(self, show: bool) -> None:
+        if show != self.photo_delegate.show_category:
+            self.photo_delegate.show_category = show
+            self._fit_grid()
+
+    def _fit_grid(self) -> None:
+        """Spread the columns over the full width, so no ragged gap is left on the right."""
+        hint = self.photo_delegate.tile_size(self.font())
+        scrollbar = self.verticalScrollBar().sizeHint().width()
+        width = max(1, self.width() - scrollbar - 2 * self.frameWidth() - 1)
+        cell_w, cell_h = hint.width() + GAP, hint.height() + GAP
+        columns = max(1, width // cell_w)
+        size = QSize(width // columns, cell_h)
+        if size != self.gridSize():
+            self.setGridSize(size)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._fit_grid()
+        super().resizeEvent(event)
+
+    @Slot(str)
+    def thumbnail_arrived(self, _key: str) -> None:
+        self.viewport().update()  # Qt merges these into one repaint of the visible tiles
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self.preview_requested.emit(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.model() is not None and self.model().rowCount() > 0:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self.viewport())
+        rect = self.viewport().rect().adjusted(40, 40, -40, -40)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        painter.setFont(font)
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        painter.drawText(
+            rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.empty_text
+        )

@@ -1,0 +1,274 @@
+"""The current result set: photos, their embeddings in memory, and where each one goes.
+
+Qt-free. Keeping the (N, D) vectors here is what makes a category edit instant: a new
+category matrix plus one `classify` call re-places every photo without reading an image.
+Manual overrides win over the model, exactly as in `core.pipeline.assign`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photosorter.core.categories import UNCATEGORIZED, CategorySet
+from photosorter.core.classifier import CategoryMatrix, classify
+from photosorter.core.engine import ScoringParams
+from photosorter.core.pipeline import IndexBatch
+
+UNCATEGORIZED_INDEX = -1
+ERROR_INDEX = -2
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What placing photos needs: the category matrix, the model's logit scale, options."""
+
+    categories: CategorySet
+    matrix: CategoryMatrix
+    params: ScoringParams
+    threshold: float = 0.0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.matrix.names
+
+
+class _Column:
+    """A numpy array that grows by doubling, for appending batches cheaply."""
+
+    def __init__(self, dtype: type, fill: float | int | bool) -> None:
+        self.data = np.full(64, fill, dtype=dtype)
+        self.fill = fill
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if need > len(self.data):
+            grown = np.full(max(need, 2 * len(self.data)), self.fill, dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : need] = values
+        self.size = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+class ResultSet:
+    """Photos in arrival order; row i has a path, a content key or an error, a placement."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.paths: list[Path] = []
+        self.keys: list[str | None] = []
+        self.errors: list[str | None] = []
+        self._vec_row = _Column(np.int64, -1)
+        self._category = _Column(np.int32, ERROR_INDEX)
+        self._score = _Column(np.float32, 0.0)
+        self._manual = _Column(np.bool_, False)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._n_vectors = 0
+        self.scoring: Scoring | None = None
+        self.overrides: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    # -- filling ------------------------------------------------------------------------
+    def add_batch(self, batch: IndexBatch) -> range:
+        """Append a batch from the indexer; returns the new rows."""
+        start = len(self.paths)
+        vec_of = {id(r): i for i, r in enumerate(batch.ok)}
+        rows_ok = []
+        vec_rows = []
+        for r in batch.results:
+            row = len(self.paths)
+            self.paths.append(r.path)
+            self.keys.append(r.key)
+            i = vec_of.get(id(r))
+            self.errors.append(r.error if i is None else None)
+            if i is None and r.error is None:
+                self.errors[-1] = "could not be indexed"
+            vec_rows.append(-1 if i is None else self._n_vectors + i)
+            if i is not None:
+                rows_ok.append(row)
+        self._append_vectors(batch.vectors if batch.ok else None)
+        n = len(self.paths) - start
+        self._vec_row.extend(np.asarray(vec_rows, dtype=np.int64))
+        self._category.extend(np.full(n, ERROR_INDEX, dtype=np.int32))
+        self._score.extend(np.zeros(n, dtype=np.float32))
+        self._manual.extend(np.zeros(n, dtype=np.bool_))
+        self._place(np.asarray(rows_ok, dtype=np.int64))
+        return range(start, len(self.paths))
+
+    def _append_vectors(self, vectors: np.ndarray | None) -> None:
+        if vectors is None or not len(vectors):
+            return
+        need = self._n_vectors + len(vectors)
+        if self._vectors.shape[1] != vectors.shape[1] or need > len(self._vectors):
+            grown = np.zeros((max(need, 2 * len(self._vectors), 64), vectors.shape[1]), np.float32)
+            if self._n_vectors:
+                grown[: self._n_vectors] = self._vectors[: self._n_vectors]
+            self._vectors = grown
+        self._vectors[self._n_vectors : need] = vectors
+        self._n_vectors = need
+
+    # -- placing ------------------------------------------------------------------------
+    def set_scoring(self, scoring: Scoring) -> None:
+        """New categories (or threshold): re-place every photo from the vectors in memory."""
+        self.scoring = scoring
+        self.rescore()
+
+    def rescore(self) -> None:
+        vec_rows = self._vec_row.view
+        self._place(np.flatnonzero(vec_rows >= 0))
+
+    def set_overrides(self, overrides: dict[str, str]) -> None:
+        self.overrides = dict(overrides)
+        self.rescore()
+
+    def pin(self, keys: Iterable[str], category: str | None) -> list[int]:
+        """Record a manual placement (None: back to automatic); returns the changed rows."""
+        keys = set(keys)
+        for key in keys:
+            if category is None:
+                self.overrides.pop(key, None)
+            else:
+                self.overrides[key] = category
+        vec_rows = self._vec_row.data
+        rows = np.asarray(
+            [i for i, k in enumerate(self.keys) if k in keys and vec_rows[i] >= 0], dtype=np.int64
+        )
+        self._place(rows)
+        return rows.tolist()
+
+    def _place(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        category, score, manual = self._category.data, self._score.data, self._manual.data
+        if self.scoring is None or not self._n_vectors:
+            category[rows], score[rows], manual[rows] = UNCATEGORIZED_INDEX, 0.0, False
+        else:
+            s = self.scoring
+            vectors = self._vectors[self._vec_row.data[rows]]
+            threshold = s.threshold or s.categories.threshold
+            found = classify(vectors, s.matrix, s.params, threshold, s.categories.margin)
+            category[rows] = found.index
+            score[rows] = found.score
+            manual[rows] = False
+        if not self.overrides:
+            return
+        index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
+        for row in rows.tolist():
+            chosen = self.overrides.get(self.keys[row])  # type: ignore[arg-type]
+            if chosen is None:
+                continue
+            if chosen == UNCATEGORIZED:
+                category[row], score[row], manual[row] = UNCATEGORIZED_INDEX, 0.0, True
+            elif chosen in index_of:
+                category[row], score[row], manual[row] = index_of[chosen], 1.0, True
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.scoring.names if self.scoring else ()
+
+    @property
+    def category_index(self) -> np.ndarray:
+        """Per row: category index, -1 Uncategorized, -2 error."""
+        return self._category.view
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self._score.view
+
+    @property
+    def manual(self) -> np.ndarray:
+        return self._manual.view
+
+    def category_of(self, row: int) -> str | None:
+        """The category name of a row; None for Uncategorized and for errors."""
+        idx = int(self._category.data[row])
+        names = self.names
+        return names[idx] if 0 <= idx < len(names) else None
+
+    def counts(self) -> dict[str, int]:
+        """Photos per category name (plus UNCATEGORIZED); errors are not counted."""
+        counts = Counter(self._category.view.tolist())
+        names = self.names
+        out = {name: counts.get(i, 0) for i, name in enumerate(names)}
+        out[UNCATEGORIZED] = counts.get(UNCATEGORIZED_INDEX, 0)
+        return out
+
+    @property
+    def error_count(self) -> int:
+        return int(np.count_nonzero(self._category.view == ERROR_INDEX))
+
+    def rows_in(self, category: str | None) -> np.ndarray:
+        """Rows placed in `category` (UNCATEGORIZED for the rest); None: every photo."""
+        cats = self._category.view
+        if category is None:
+            return np.flatnonzero(cats != ERROR_INDEX)
+        if category == UNCATEGORIZED:
+            return np.flatnonzero(cats == UNCATEGORIZED_INDEX)
+        names = self.names
+        if category not in names:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(cats == names.index(category))
+
+    def placed_items(self, rows: Sequence[int] | None = None) -> list[tuple[Path, str]]:
+        """(path, category name) for photos in a real category: what file actions act on."""
+        rows = range(len(self.paths)) if rows is None else rows
+        out = []
+        for row in rows:
+            name = self.category_of(row)
+            if name is not None:
+                out.append((self.paths[row], name))
+        return out
+
+    def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
+        """Photos now at a new location (after a move or its undo); returns changed rows."""
+        changed = []
+        for row, path in enumerate(self.paths):
+            new = moved.get(path)
+            if new is not None:
+                self.paths[row] = new
+                changed.append(row)
+        return changed
+
+
+def derive_matrix(scoring: Scoring, categories: CategorySet) -> CategoryMatrix | None:
+    """The matrix for `categories` from `scoring`'s rows when no prompt is new, else None.
+
+    Renaming, deleting or reordering categories needs no model: each category keeps the
+    prompt rows it had. A new or edited prompt needs the text encoder (the worker).
+    """
+    old = scoring.categories
+    if categories.templates != old.templates:
+        return None
+    rows_of: dict[tuple[str, ...], np.ndarray] = {}
+    for k, cat in enumerate(old.categories):
+        rows_of.setdefault(cat.prompts, scoring.matrix.prompts[scoring.matrix.owner == k])
+    prompts, owner = [], []
+    for k, cat in enumerate(categories.categories):
+        rows = rows_of.get(cat.prompts)
+        if rows is None:
+            return None
+        prompts.append(rows)
+        owner.append(np.full(len(rows), k, dtype=np.int64))
+    if not prompts:
+        dim = scoring.matrix.prompts.shape[-1] if scoring.matrix.prompts.ndim == 2 else 0
+        empty = np.zeros((0, dim), dtype=np.float32)
+        return CategoryMatrix(empty, np.zeros(0, dtype=np.int64), ())
+    return CategoryMatrix(
+        prompts=np.concatenate(prompts).astype(np.float32),
+        owner=np.concatenate(owner),
+        names=tuple(categories.names),
+    )

@@ -1,0 +1,441 @@
+"""The sorting session: sources, categories and results, kept in step with the worker.
+
+The GUI-side state lives here (not in the window): which folders are sorted, the current
+CategorySet and where it is saved, the ResultSet with its vectors, and the jobs running
+on the inference worker. Stale worker results are dropped by generation id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QGuiApplication
+
+from photosorter.core import paths
+from photosorter.core.cache import Store
+from photosorter.core.categories import (
+    UNCATEGORIZED,
+    CategorySet,
+    load_categories,
+    parse_categories,
+)
+from photosorter.core.errors import PhotoSorterError
+from photosorter.core.pipeline import CancelToken
+from photosorter.core.settings import Settings, save_settings
+from photosorter.gui.category_panel import CategoriesEdited
+from photosorter.gui.photo_model import PhotoModel
+from photosorter.gui.results import ResultSet, Scoring, derive_matrix
+from photosorter.gui.thumbnails import DISK_SIDE, ThumbnailLoader
+from photosorter.gui.workers import (
+    BatchReady,
+    IndexRequest,
+    InferenceWorker,
+    JobFailed,
+    JobFinished,
+    JobProgress,
+    JobStatus,
+    MatrixRequest,
+    ScoringReady,
+    start_thread,
+    stop_thread,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BusyState:
+    """What the status bar shows; `text` empty when nothing runs."""
+
+    text: str
+    done: int = 0
+    total: int = 0
+    eta_s: float | None = None
+    cancellable: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A plain message for the message bar; `settings_hint` offers to open Settings."""
+
+    text: str
+    level: str = "warning"  # "info" | "warning" | "error"
+    settings_hint: bool = False
+
+
+@dataclass(frozen=True)
+class Counts:
+    per_category: dict[str, int]
+    total: int
+    errors: int
+
+
+def thumbnail_side(logical: int = 160) -> int:
+    """Thumbnail pixels for a tile of `logical` size: sharp on HiDPI screens too."""
+    screen = QGuiApplication.primaryScreen()
+    ratio = screen.devicePixelRatio() if screen is not None else 1.0
+    return min(DISK_SIDE, round(logical * max(1.0, ratio)))
+
+
+def default_categories() -> CategorySet:
+    """The starter categories shipped with the app."""
+    text = files("photosorter.resources").joinpath("default_categories.toml").read_text("utf-8")
+    return parse_categories(text)
+
+
+class Session(QObject):
+    """Sources + categories + results; starts worker jobs and applies what comes back."""
+
+    busy_changed = Signal(BusyState)
+    counts_changed = Signal(Counts)
+    categories_changed = Signal(CategorySet)
+    sources_changed = Signal()
+    problems_added = Signal(list)  # list[Problem]
+    problems_cleared = Signal()
+    notice = Signal(Notice)
+    bug = Signal(JobFailed)  # not the user's fault: the window shows the traceback
+    run_finished = Signal(JobFinished)
+    scoring_applied = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        categories: CategorySet,
+        categories_path: Path | None,
+        *,
+        model: str | None = None,
+        device: str | None = None,
+        extra_sources: Sequence[Path] = (),
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.store = store
+        self.categories = categories
+        self.categories_path = categories_path
+        self.model_spec = model or settings.model
+        self.device = device or settings.device
+        self.extra_sources = [Path(p) for p in extra_sources]
+        self.batch_size = 32
+        self.results = ResultSet()
+        self.thumbnails = ThumbnailLoader(side=thumbnail_side())
+        self.model = PhotoModel(self.results, self.thumbnails)
+        self.worker = InferenceWorker(store)
+        self.worker.batch_ready.connect(self._on_batch)
+        self.worker.scoring_ready.connect(self._on_scoring)
+        self.worker.progress_changed.connect(self._on_progress)
+        self.worker.status_changed.connect(self._on_status)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.scoring_failed.connect(self._on_scoring_failed)
+        self.thread = start_thread(self.worker, "photosorter-inference")
+        self._generation = 0
+        self._scoring_generation = 0
+        self._cancel: CancelToken | None = None
+        self._running = False
+        self._status = ""
+        self._progress = JobProgress(0, 0, 0, None)
+        self._known_paths: set[Path] = set()
+
+    # -- sources ---------------------------------------------------------------------------
+    @property
+    def saved_sources(self) -> list[Path]:
+        return [s.path for s in self.settings.sources]
+
+    def roots(self) -> list[Path]:
+        return list(dict.fromkeys([*self.saved_sources, *self.extra_sources]))
+
+    def add_sources(self, new: list[Path]) -> None:
+        """Add folders or images (remembered in the settings) and sort what they hold."""
+        fresh = [Path(p) for p in new if Path(p) not in self.roots()]
+        if not fresh:
+            return
+        settings = self.settings
+        for path in fresh:
+            settings = settings.with_source(path)
+        self.update_settings(settings, restart=False)
+        self.sources_changed.emit()
+        if self._running:
+            self.start_run()  # the running job is cancelled: start over with every source
+        else:
+            self.start_run(fresh)
+
+    def remove_source(self, path: Path) -> None:
+        self.extra_sources = [p for p in self.extra_sources if p != path]
+        self.update_settings(self.settings.without_source(path), restart=False)
+        self.sources_changed.emit()
+        self.start_run()
+
+    # -- running ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start_run(self, only: list[Path] | None = None) -> None:
+        """Sort every source (clearing the results), or, with `only`, add those to them."""
+        if self._cancel is not None:
+            self._cancel.cancel()
+        self._generation += 1
+        self._scoring_generation += 1
+        if only is None:
+            self.results.clear()
+            self.model.clear()
+            self.thumbnails.reset()  # retry files that failed before; cached ones stay
+            self._known_paths.clear()
+            self.problems_cleared.emit()
+            self.results.set_overrides(self.store.overrides())
+        roots = self.roots() if only is None else only
+        if not roots:
+            self._cancel = None
+            self._set_running(False)
+            self._emit_counts()
+            return
+        request = IndexRequest(
+            self._generation,
+            self._scoring_generation,
+            tuple(roots),
+            self.categories,
+            self.model_spec,
+            self.device,
+            batch_size=self.batch_size,
+        )
+        self._cancel = request.cancel
+        self._progress = JobProgress(self._generation, 0, 0, None)
+        self._status = "Starting…"
+        self._set_running(True)
+        self.worker.start_index(request)
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+            self._status = "Cancelling…"
+            self._emit_busy()
+
+    def _set_running(self, running: bool) -> None:
+        self._running = running
+        self._emit_busy()
+
+    def _emit_busy(self) -> None:
+        if not self._running and not self._status:
+            self.busy_changed.emit(BusyState(""))
+            return
+        p = self._progress
+        text = self._status or "Sorting photos…"
+        self.busy_changed.emit(BusyState(text, p.done, p.total, p.eta_s, self._running))
+
+    @Slot(BatchReady)
+    def _on_batch(self, event: BatchReady) -> None:
+        if event.generation != self._generation:
+            return
+        batch = event.batch
+        dupes = [r for r in batch.results if r.path in self._known_paths]
+        if dupes:  # an added folder overlapping one already sorted
+            keep = [r for r in batch.results if r not in dupes]
+            ok_idx = [i for i, r in enumerate(batch.ok) if r not in dupes]
+            batch = replace(
+                batch, results=keep, ok=[batch.ok[i] for i in ok_idx], vectors=batch.vectors[ok_idx]
+            )
+        self._known_paths.update(r.path for r in batch.results)
+        rows = self.results.add_batch(batch)
+        self.model.rows_added(rows)
+        problems = [Problem(r.path, r.error) for r in batch.results if r.error]
+        if problems:
+            self.problems_added.emit(problems)
+        self._emit_counts()
+
+    @Slot(ScoringReady)
+    def _on_scoring(self, event: ScoringReady) -> None:
+        if event.scoring_generation != self._scoring_generation:
+            return
+        scoring = Scoring(event.categories, event.matrix, event.params, self.settings.threshold)
+        self._apply_scoring(scoring)
+
+    def _apply_scoring(self, scoring: Scoring) -> None:
+        self.results.set_scoring(scoring)
+        self.model.refresh()
+        self._emit_counts()
+        self.scoring_applied.emit()
+
+    @Slot(JobProgress)
+    def _on_progress(self, event: JobProgress) -> None:
+        if event.generation == self._generation:
+            self._progress = event
+            self._emit_busy()
+
+    @Slot(JobStatus)
+    def _on_status(self, event: JobStatus) -> None:
+        if self._cancel is not None and self._cancel.is_set() and self._running:
+            return  # keep "Cancelling…"
+        self._status = event.text
+        self._emit_busy()
+
+    @Slot(JobFinished)
+    def _on_finished(self, event: JobFinished) -> None:
+        if event.generation != self._generation:
+            return
+        self._cancel = None
+        self._status = ""
+        self._set_running(False)
+        self.run_finished.emit(event)
+
+    @Slot(JobFailed)
+    def _on_failed(self, event: JobFailed) -> None:
+        if event.generation != self._generation:
+            return
+        self._cancel = None
+        self._status = ""
+        self._set_running(False)
+        self._report(event)
+        self.run_finished.emit(JobFinished(event.generation, True, 0, 0, 0.0))
+
+    @Slot(JobFailed)
+    def _on_scoring_failed(self, event: JobFailed) -> None:
+        if event.generation == self._scoring_generation:
+            self._report(event)
+
+    def _report(self, event: JobFailed) -> None:
+        if event.user_error:
+            self.notice.emit(Notice(event.message, "error", settings_hint=True))
+        else:
+            self.bug.emit(event)
+
+    def _emit_counts(self) -> None:
+        counts = self.results.counts()
+        self.counts_changed.emit(Counts(counts, sum(counts.values()), self.results.error_count))
+
+    # -- categories and manual placement ---------------------------------------------------
+    def edit_categories(self, edit: CategoriesEdited) -> None:
+        """Apply an edit from the category panel: pins follow renames, then re-score."""
+        pins = self.store.overrides()
+        for old, new in edit.renamed.items():
+            keys = [k for k, c in pins.items() if c == old]
+            if keys:
+                self.store.set_override(keys, new)
+        for name in edit.removed:
+            keys = [k for k, c in pins.items() if c == name]
+            if keys:
+                self.store.set_override(keys, None)
+        self.results.overrides = self.store.overrides()
+        self.set_categories(edit.categories, save=True)
+
+    def set_categories(self, categories: CategorySet, save: bool = False) -> None:
+        self.categories = categories
+        if save:
+            self._save_categories()
+        self.categories_changed.emit(categories)
+        self._scoring_generation += 1
+        scoring = self.results.scoring
+        matrix = derive_matrix(scoring, categories) if scoring else None
+        if scoring is not None and matrix is not None:  # no new prompt: instant
+            self._apply_scoring(replace(scoring, categories=categories, matrix=matrix))
+            return
+        if scoring is None and not self._running:
+            self._emit_counts()
+            if not len(self.results):
+                return
+        self.worker.request_matrix(
+            MatrixRequest(self._scoring_generation, categories, self.model_spec, self.device)
+        )
+
+    def _save_categories(self) -> None:
+        path = self.categories_path or paths.config_dir() / "categories.toml"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.categories.save(path)
+        except OSError as exc:
+            fallback = paths.config_dir() / "categories.toml"
+            if path == fallback:
+                self.notice.emit(Notice(f"Could not save the categories to {path}: {exc}"))
+                return
+            self.notice.emit(Notice(f"Could not save to {path} ({exc}); saved to {fallback}."))
+            path = fallback
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.categories.save(path)
+        self.categories_path = path
+        self.categories = replace(self.categories, source=path)
+        if self.settings.categories_file != path:
+            self.update_settings(replace(self.settings, categories_file=path), restart=False)
+
+    def import_categories(self, path: Path) -> None:
+        """Use the categories in `path` from now on (and remember that file)."""
+        categories = load_categories(path)
+        self.categories_path = path
+        self.update_settings(replace(self.settings, categories_file=path), restart=False)
+        self.set_categories(categories)
+
+    def pin(self, keys: list[str], category: str) -> None:
+        """Put photos in `category` by hand (UNCATEGORIZED included); kept across runs."""
+        if category != UNCATEGORIZED and category not in self.categories.names:
+            return
+        self.store.set_override(keys, category)
+        self.results.pin(keys, category)
+        self.model.refresh()
+        self._emit_counts()
+
+    def unpin(self, keys: list[str]) -> None:
+        """Let the model place these photos again."""
+        self.store.set_override(keys, None)
+        self.results.pin(keys, None)
+        self.model.refresh()
+        self._emit_counts()
+
+    # -- settings ----------------------------------------------------------------------------
+    def update_settings(self, settings: Settings, restart: bool = True) -> None:
+        """Save new settings; a new model or device re-sorts, a new threshold re-scores."""
+        old = self.settings
+        self.settings = settings
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            self.notice.emit(Notice(f"Could not save the settings: {exc}"))
+        if not restart:
+            return
+        if (settings.model, settings.device) != (old.model, old.device):
+            self.model_spec, self.device = settings.model, settings.device
+            self.start_run()
+        elif settings.threshold != old.threshold and self.results.scoring is not None:
+            self._apply_scoring(replace(self.results.scoring, threshold=settings.threshold))
+
+    def moved(self, mapping: dict[Path, Path]) -> None:
+        """Files PhotoSorter moved: keep showing them, at their new place."""
+        self._known_paths = {mapping.get(p, p) for p in self._known_paths}
+        self.model.rename_paths(mapping)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop the worker after its current step; False if it is still busy (a download)."""
+        if self._cancel is not None:
+            self._cancel.cancel()
+        stopped = stop_thread(self.thread, timeout_ms)
+        self.thumbnails.shutdown()
+        if stopped:
+            self.store.close()
+        return stopped
+
+
+def load_initial_categories(
+    given: Path | None, settings: Settings
+) -> tuple[CategorySet, Path | None, list[str]]:
+    """--categories FILE, else the last used file, else the shipped defaults."""
+    warnings: list[str] = []
+    if given is not None:
+        return load_categories(given), Path(given).absolute(), warnings
+    last = settings.categories_file
+    if last is not None:
+        try:
+            return load_categories(last), last, warnings
+        except PhotoSorterError as exc:
+            warnings.append(f"{exc}. Using the starter categories instead.")
+    return default_categories(), None, warnings

@@ -1,0 +1,192 @@
+"""Thumbnails: QRunnables make QImages off the GUI thread; the GUI thread keeps QPixmaps.
+
+Only what the view paints is requested, newest request first, so a fast scroll through
+10,000 photos never queues work for rows long gone. Decoded thumbnails are kept as small
+JPEGs under the cache dir, keyed by content hash, so the next run reads 20 KB, not 20 MB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from photosorter.core import paths
+from photosorter.core.errors import PhotoSorterError
+from photosorter.core.images import thumbnail
+
+log = logging.getLogger(__name__)
+
+DISK_SIDE = 256  # side of the JPEGs kept on disk: sharp enough for any grid zoom
+MEMORY_BYTES = 192 * 1024 * 1024  # pixmaps kept in memory
+MAX_PENDING = 256  # requests waiting for a thread; older (scrolled-away) ones are dropped
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    """A decoded image (or the reason it failed) for request `ticket` of `generation`."""
+
+    generation: int
+    ticket: str
+    image: QImage | None
+    error: str | None = None
+
+
+def thumbnail_dir() -> Path:
+    return paths.cache_dir() / "thumbnails"
+
+
+def to_qimage(img: Image.Image) -> QImage:
+    """A deep-copied QImage of an RGB PIL image (safe to hand to another thread)."""
+    img = img.convert("RGB")
+    data = img.tobytes("raw", "RGB")
+    w, h = img.size
+    return QImage(data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def load_thumbnail(key: str, source: Path, side: int) -> Image.Image:
+    """The thumbnail of `source` from the disk cache, making and storing it when missing."""
+    cached = thumbnail_dir() / key[:2] / f"{key}.jpg"
+    try:
+        with Image.open(cached) as img:
+            img.load()
+            found = img.convert("RGB")
+    except (OSError, ValueError):
+        found = thumbnail(source, DISK_SIDE)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{id(found)}.tmp")
+            found.save(tmp, "JPEG", quality=85)
+            tmp.replace(cached)
+        except OSError as exc:  # a full or read-only cache only costs speed
+            log.debug("cannot cache thumbnail %s: %s", cached, exc)
+    if max(found.size) > side:
+        found.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return found
+
+
+class _Signals(QObject):
+    ready = Signal(ImageReady)
+
+
+class _Job(QRunnable):
+    def __init__(
+        self, signals: _Signals, gen: int, ticket: str, key: str | None, path: Path, side: int
+    ):
+        super().__init__()
+        self.signals, self.gen, self.ticket = signals, gen, ticket
+        self.key, self.path, self.side = key, path, side
+
+    def run(self) -> None:
+        try:
+            if self.key is None:  # previews: straight from the file, not cached
+                img = thumbnail(self.path, self.side)
+            else:
+                img = load_thumbnail(self.key, self.path, self.side)
+            result = ImageReady(self.gen, self.ticket, to_qimage(img))
+        except PhotoSorterError as exc:
+            result = ImageReady(self.gen, self.ticket, None, str(exc))
+        except Exception as exc:  # never let a worker thread die silently
+            log.exception("thumbnail of %s failed", self.path)
+            result = ImageReady(self.gen, self.ticket, None, f"{type(exc).__name__}: {exc}")
+        self.signals.ready.emit(result)
+
+
+class ThumbnailLoader(QObject):
+    """Hands out cached pixmaps and loads missing ones in a thread pool."""
+
+    thumbnail_ready = Signal(str)  # content key
+    preview_ready = Signal(ImageReady)
+
+    def __init__(self, side: int = 160, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(2, min(4, (os.cpu_count() or 2) - 1)))
+        self._signals = _Signals()
+        self._signals.ready.connect(self._on_ready)
+        self._generation = 0
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._cache_bytes = 0
+        self._failed: set[str] = set()
+        self._pending: OrderedDict[str, Path] = OrderedDict()
+        self._in_flight: set[str] = set()
+
+    # -- grid thumbnails --------------------------------------------------------------------
+    def pixmap(self, key: str, path: Path) -> QPixmap | None:
+        """The thumbnail if cached; otherwise None and a load is queued (newest first)."""
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        if key in self._failed or key in self._in_flight:
+            return None
+        self._pending[key] = path
+        self._pending.move_to_end(key)
+        while len(self._pending) > MAX_PENDING:
+            self._pending.popitem(last=False)
+        self._submit()
+        return None
+
+    def failed(self, key: str) -> bool:
+        return key in self._failed
+
+    def _submit(self) -> None:
+        while self._pending and len(self._in_flight) < self.pool.maxThreadCount() * 2:
+            key, path = self._pending.popitem(last=True)
+            self._in_flight.add(key)
+            self.pool.start(_Job(self._signals, self._generation, "t:" + key, key, path, self.side))
+
+    # -- large previews -----------------------------------------------------------------------
+    def load_preview(self, ticket: str, path: Path, side: int) -> None:
+        """Decode `path` to fit `side`; answers with preview_ready(ticket)."""
+        self.pool.start(_Job(self._signals, self._generation, "p:" + ticket, None, path, side))
+
+    # -- results --------------------------------------------------------------------------------
+    @Slot(ImageReady)
+    def _on_ready(self, result: ImageReady) -> None:
+        kind, _, ticket = result.ticket.partition(":")
+        if kind == "p":
+            if result.generation == self._generation:
+                self.preview_ready.emit(
+                    ImageReady(result.generation, ticket, result.image, result.error)
+                )
+            return
+        self._in_flight.discard(ticket)
+        if result.generation == self._generation:
+            if result.image is None:
+                self._failed.add(ticket)
+            else:
+                self._remember(ticket, QPixmap.fromImage(result.image))
+            self.thumbnail_ready.emit(ticket)
+        self._submit()
+
+    def _remember(self, key: str, pixmap: QPixmap) -> None:
+        self._cache[key] = pixmap
+        self._cache_bytes += pixmap.width() * pixmap.height() * 4
+        while self._cache_bytes > MEMORY_BYTES and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= old.width() * old.height() * 4
+
+    def reset(self, side: int | None = None) -> None:
+        """Forget queued work and (with a new `side`) cached pixmaps; late results drop."""
+        self._generation += 1
+        self._pending.clear()
+        self._in_flight.clear()
+        self._failed.clear()
+        if side is not None and side != self.side:
+            self.side = side
+            self._cache.clear()
+            self._cache_bytes = 0
+
+    def shutdown(self) -> None:
+        """Wait for running jobs; call before the app quits."""
+        self._pending.clear()
+        self.pool.clear()
+        self.pool.waitForDone()

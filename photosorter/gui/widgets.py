@@ -1,0 +1,170 @@
+"""Small window parts: the message bar, the status-bar progress, the problems list."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+from photosorter.gui.session import BusyState, Notice, Problem
+
+_LEVEL_ICONS = {
+    "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
+    "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+_LEVEL_COLOURS = {"info": "#e8f0fe", "warning": "#fff4e5", "error": "#fdecea"}
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
+class MessageBar(QFrame):
+    """An inline, dismissable message above the grid (never a modal dialog)."""
+
+    settings_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageBar")
+        self.icon = QLabel()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.settings_button = QPushButton("Open Settings…")
+        self.settings_button.clicked.connect(self.settings_requested)
+        close = QToolButton()
+        close.setAutoRaise(True)
+        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_notice(self, notice: Notice) -> None:
+        icon = self.style().standardIcon(_LEVEL_ICONS.get(notice.level, _LEVEL_ICONS["info"]))
+        self.icon.setPixmap(icon.pixmap(20, 20))
+        self.text.setText(notice.text)
+        self.settings_button.setVisible(notice.settings_hint)
+        colour = _LEVEL_COLOURS.get(notice.level, _LEVEL_COLOURS["info"])
+        self.setStyleSheet(
+            f"#MessageBar {{ background: {colour}; border: 1px solid rgba(0,0,0,40);"
+            " border-radius: 6px; } #MessageBar QLabel { color: #202124; }"
+        )
+        self.show()
+
+
+class BusyIndicator(QWidget):
+    """Status-bar part: what runs, a progress bar with count, time left, Cancel."""
+
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(True)
+        self.eta = QLabel()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 4, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    def set_state(self, state: BusyState) -> None:
+        if not state.text:
+            self.hide()
+            return
+        self.label.setText(state.text)
+        if state.total > 0:
+            self.progress.setRange(0, state.total)
+            self.progress.setValue(min(state.done, state.total))
+            self.progress.setFormat(f"{state.done:,} of {state.total:,}")
+        else:
+            self.progress.setRange(0, 0)  # busy: size not known yet (loading the model)
+            self.progress.setFormat("")
+        self.eta.setText(format_eta(state.eta_s))
+        self.cancel_button.setVisible(state.cancellable)
+        self.show()
+
+
+class ProblemsDock(QDockWidget):
+    """Files that could not be read, sorted, moved: path and message, never a dialog each."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Problems", parent)
+        self.setObjectName("ProblemsDock")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["File", "Problem"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 520)
+        header.setStretchLastSection(True)
+        self.setWidget(self.tree)
+
+    def add(self, problems: list[Problem]) -> None:
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        for problem in problems:
+            item = QTreeWidgetItem([str(problem.path), problem.message])
+            item.setIcon(0, icon)
+            item.setToolTip(0, str(problem.path))
+            item.setToolTip(1, problem.message)
+            self.tree.addTopLevelItem(item)
+
+    def clear(self) -> None:
+        self.tree.clear()
+
+    def count(self) -> int:
+        return self.tree.topLevelItemCount()
+
+    def paths(self) -> list[Path]:
+        return [Path(self.tree.topLevelItem(i).text(0)) for i in range(self.count())]
+
+
+def show_crash_dialog(parent: QWidget | None, message: str, details: str) -> None:
+    """A bug, not the user's doing: say so, and show the traceback to report."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Critical)
+    box.setWindowTitle("PhotoSorter – unexpected error")
+    box.setText("Something went wrong inside PhotoSorter. This is a bug, not your fault.")
+    box.setInformativeText(f"{message}\n\nPlease report it with the details below.")
+    box.setDetailedText(details or "".join(traceback.format_stack()))
+    box.exec()

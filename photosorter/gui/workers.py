@@ -1,0 +1,346 @@
+"""Qt adapters that run core generators off the GUI thread and report with signals.
+
+`InferenceWorker` lives on one long-lived QThread and owns the model (`Engine`): it scans,
+indexes and builds category matrices, one job at a time. `TaskWorker` runs file
+operations (apply a plan, undo) on a second thread. Every payload is a frozen dataclass
+carrying the generation id of the request, so the GUI can drop results it no longer wants.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from photosorter.core.cache import Store
+from photosorter.core.categories import CategorySet
+from photosorter.core.classifier import CategoryMatrix, build_matrix
+from photosorter.core.engine import Engine, ModelSpec, ScoringParams
+from photosorter.core.errors import ModelDownloadError, PhotoSorterError
+from photosorter.core.pipeline import (
+    CancelToken,
+    IndexBatch,
+    PhotoResult,
+    Progress,
+    index_photos,
+    scoring_params,
+)
+from photosorter.core.scanner import check_roots, scan
+
+log = logging.getLogger(__name__)
+
+
+# -- payloads ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IndexRequest:
+    """Scan `roots`, build the matrix for `categories`, then index every photo."""
+
+    generation: int
+    scoring_generation: int
+    roots: tuple[Path, ...]
+    categories: CategorySet
+    model: str
+    device: str | None
+    batch_size: int = 32
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+
+
+@dataclass(frozen=True)
+class MatrixRequest:
+    """Encode the prompts of `categories` (only those not cached) into a category matrix."""
+
+    scoring_generation: int
+    categories: CategorySet
+    model: str
+    device: str | None
+
+
+@dataclass(frozen=True)
+class ScoringReady:
+    scoring_generation: int
+    categories: CategorySet
+    matrix: CategoryMatrix
+    params: ScoringParams
+
+
+@dataclass(frozen=True)
+class BatchReady:
+    generation: int
+    batch: IndexBatch
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A busy message ("Loading model…") for the status bar; `text` empty when done."""
+
+    generation: int
+    text: str
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    generation: int
+    done: int
+    total: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    generation: int
+    cancelled: bool
+    total: int
+    failed: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """A job stopped. `user_error`: plain message, no traceback (a PhotoSorterError)."""
+
+    generation: int
+    message: str
+    user_error: bool
+    offline: bool = False
+    details: str = ""
+
+
+def _failure(generation: int, exc: BaseException) -> JobFailed:
+    if isinstance(exc, PhotoSorterError):
+        return JobFailed(generation, str(exc), True, isinstance(exc, ModelDownloadError))
+    log.exception("background job failed")
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return JobFailed(generation, f"{type(exc).__name__}: {exc}", False, details=text)
+
+
+class _ReportingEngine(Engine):
+    """An Engine that reports its (slow, first-use) load through a status callback."""
+
+    on_status: Callable[[str], None] | None = None
+
+    def load(self, status: Callable[[str], None] | None = None) -> None:
+        if not self.loaded and status is None:
+            status = self.on_status
+        super().load(status)
+
+
+# -- the inference worker -----------------------------------------------------------------
+class InferenceWorker(QObject):
+    """Owns the Engine; runs index and matrix jobs on its own thread, one at a time."""
+
+    status_changed = Signal(JobStatus)
+    scoring_ready = Signal(ScoringReady)
+    batch_ready = Signal(BatchReady)
+    progress_changed = Signal(JobProgress)
+    finished = Signal(JobFinished)
+    failed = Signal(JobFailed)
+    scoring_failed = Signal(JobFailed)
+    _index_requested = Signal(IndexRequest)
+    _matrix_requested = Signal()
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self._store = store
+        self._engine: _ReportingEngine | None = None
+        self._lock = threading.Lock()
+        self._pending_matrix: MatrixRequest | None = None
+        self._generation = 0
+        self._index_requested.connect(self._run_index)
+        self._matrix_requested.connect(self._serve_matrix)
+
+    # Called from the GUI thread; the work itself runs on the worker's thread.
+    def start_index(self, request: IndexRequest) -> None:
+        self._index_requested.emit(request)
+
+    def request_matrix(self, request: MatrixRequest) -> None:
+        """Queue a matrix job; served between batches when an index job is running."""
+        with self._lock:
+            self._pending_matrix = request  # only the newest one matters
+        self._matrix_requested.emit()
+
+    def _engine_for(self, model: str, device: str | None, generation: int) -> Engine:
+        spec = ModelSpec.parse(model)
+        engine = self._engine
+        if engine is None or engine.spec != spec or engine.requested_device != device:
+            engine = _ReportingEngine(spec, None if device == "auto" else device)
+            self._engine = engine
+
+        def report(text: str) -> None:
+            if spec.kind != "local-dir" and text.startswith("Loading model"):
+                text += " (the first time, it is downloaded: this can take a few minutes)"
+            self.status_changed.emit(JobStatus(generation, text))
+
+        engine.on_status = report
+        return engine
+
+    @Slot()
+    def _serve_matrix(self) -> None:
+        self._build_pending_matrix(standalone=True)
+
+    def _build_pending_matrix(self, standalone: bool) -> None:
+        with self._lock:
+            request, self._pending_matrix = self._pending_matrix, None
+        if request is None:
+            return
+        gen = request.scoring_generation
+        try:
+            engine = self._engine_for(request.model, request.device, gen)
+            matrix = build_matrix(engine, self._store, request.categories)
+            params = scoring_params(engine, self._store)
+        except Exception as exc:
+            self.scoring_failed.emit(_failure(gen, exc))
+            return
+        finally:
+            if standalone:
+                self.status_changed.emit(JobStatus(gen, ""))
+        self.scoring_ready.emit(ScoringReady(gen, request.categories, matrix, params))
+
+    @Slot(IndexRequest)
+    def _run_index(self, request: IndexRequest) -> None:
+        gen, cancel = request.generation, request.cancel
+        started = time.monotonic()
+        total = failed = 0
+        try:
+            if not cancel.is_set():
+                total, failed = self._index(request)
+        except Exception as exc:
+            self.failed.emit(_failure(gen, exc))
+            return
+        finally:
+            self.status_changed.emit(JobStatus(gen, ""))
+        elapsed = time.monotonic() - started
+        self.finished.emit(JobFinished(gen, cancel.is_set(), total, failed, elapsed))
+
+    def _index(self, request: IndexRequest) -> tuple[int, int]:
+        """Scan, build the matrix, index; returns (photos found, failures)."""
+        gen, cancel = request.generation, request.cancel
+        self.status_changed.emit(JobStatus(gen, "Looking for photos…"))
+        paths, problems = self._scan(request.roots, cancel)
+        total, failed = len(paths) + len(problems), len(problems)
+        self.progress_changed.emit(JobProgress(gen, 0, total, None))
+        engine = self._engine_for(request.model, request.device, gen)
+        self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
+        matrix = build_matrix(engine, self._store, request.categories)
+        params = scoring_params(engine, self._store)
+        self.scoring_ready.emit(
+            ScoringReady(request.scoring_generation, request.categories, matrix, params)
+        )
+        if problems:
+            progress = Progress(len(problems), total, 0, len(problems), 0.0)
+            self.batch_ready.emit(BatchReady(gen, IndexBatch(problems, _no_vectors(), progress)))
+        self.status_changed.emit(JobStatus(gen, "Sorting photos…"))
+        offset = len(problems)
+        for batch in index_photos(
+            paths, engine, self._store, cancel=cancel, batch_size=request.batch_size
+        ):
+            p = batch.progress
+            failed = offset + p.failed
+            batch.progress = Progress(offset + p.done, total, p.cached, failed, p.elapsed_s)
+            self.batch_ready.emit(BatchReady(gen, batch))
+            self.progress_changed.emit(
+                JobProgress(gen, batch.progress.done, total, batch.progress.eta_s)
+            )
+            self._build_pending_matrix(standalone=False)  # an edit need not wait for the run
+        return total, failed
+
+    def _scan(
+        self, roots: tuple[Path, ...], cancel: CancelToken
+    ) -> tuple[list[Path], list[PhotoResult]]:
+        problems: list[PhotoResult] = []
+        usable: list[Path] = []
+        for root in roots:
+            try:
+                usable.extend(check_roots([root]))
+            except PhotoSorterError as exc:
+                problems.append(PhotoResult(Path(root), error=str(exc)))
+
+        def on_error(path: Path, message: str) -> None:
+            problems.append(PhotoResult(path, error=message))
+
+        paths = list(scan(usable, on_error=on_error, cancel=cancel)) if usable else []
+        return paths, problems
+
+
+def _no_vectors() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float32)
+
+
+# -- the file-operations worker -------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskRequest:
+    """A callable run off the GUI thread: `run(cancel, progress) -> result`."""
+
+    generation: int
+    kind: str  # "apply" | "undo" | ...
+    run: Callable[[CancelToken, Callable[[int, int], None]], Any]
+    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    generation: int
+    kind: str
+    result: Any
+
+
+class TaskWorker(QObject):
+    """Runs file operations (apply a plan, undo) one at a time on its own thread."""
+
+    progress_changed = Signal(JobProgress)
+    finished = Signal(TaskFinished)
+    failed = Signal(JobFailed)
+    _requested = Signal(TaskRequest)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._requested.connect(self._run)
+
+    def start(self, request: TaskRequest) -> None:
+        self._requested.emit(request)
+
+    @Slot(TaskRequest)
+    def _run(self, request: TaskRequest) -> None:
+        gen = request.generation
+
+        def progress(done: int, total: int) -> None:
+            self.progress_changed.emit(JobProgress(gen, done, total, None))
+
+        try:
+            result = request.run(request.cancel, progress)
+        except Exception as exc:
+            self.failed.emit(_failure(gen, exc))
+            return
+        self.finished.emit(TaskFinished(gen, request.kind, result))
+
+
+_THREADS: list[QThread] = []  # every thread started here, for running_threads()
+
+
+def start_thread(worker: QObject, name: str) -> QThread:
+    """Move `worker` onto a new, started QThread named `name`."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    _THREADS[:] = [t for t in _THREADS if t.isRunning()]
+    _THREADS.append(thread)
+    return thread
+
+
+def running_threads() -> list[str]:
+    """Names of worker threads still running (tests assert none is left behind)."""
+    return [t.objectName() for t in _THREADS if t.isRunning()]
+
+
+def stop_thread(thread: QThread, timeout_ms: int = 60_000) -> bool:
+    """Ask the thread's event loop to quit and wait for it (after its current job)."""
+    thread.quit()
+    return thread.wait(timeout_ms)

@@ -1,0 +1,60 @@
+"""Settings: TOML round trip, atomic save, bad values fall back with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from photosorter.core.engine import DEFAULT_MODEL
+from photosorter.core.settings import Settings, Source, load_settings, save_settings, settings_path
+
+
+def test_defaults_when_missing():
+    settings, warnings = load_settings()
+    assert settings == Settings()
+    assert settings.model == DEFAULT_MODEL
+    assert warnings == []
+
+
+def test_round_trip(tmp_path):
+    sources = (Source(tmp_path / "a"), Source(tmp_path / "b", watch=True))
+    settings = Settings(
+        model="local-dir:/models/x", device="cpu", threshold=0.25, action="copy",
+        destination=tmp_path / "out", sources=sources, categories_file=tmp_path / "c.toml",
+    )  # fmt: skip
+    save_settings(settings)
+    assert settings_path().is_file()
+    loaded, warnings = load_settings()
+    assert warnings == []
+    assert loaded == settings
+    assert not list(settings_path().parent.glob(".*.tmp"))
+
+
+def test_invalid_values_fall_back_with_warnings():
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text(
+        'model = ""\ndevice = "tpu"\nthreshold = 3\naction = "delete"\n'
+        'sources = [{path = "/x"}, {nope = 1}, "/y"]\nfuture_key = "kept"\n',
+        encoding="utf-8",
+    )
+    settings, warnings = load_settings()
+    assert (settings.model, settings.device, settings.threshold, settings.action) == (
+        DEFAULT_MODEL, "auto", 0.0, "move",
+    )  # fmt: skip
+    assert [s.path for s in settings.sources] == [Path("/x"), Path("/y")]
+    assert len(warnings) == 5
+    save_settings(settings)
+    assert 'future_key = "kept"' in settings_path().read_text(encoding="utf-8")
+
+
+def test_broken_toml_gives_defaults_and_a_warning():
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text("model = [unclosed", encoding="utf-8")
+    settings, warnings = load_settings()
+    assert settings == Settings()
+    assert len(warnings) == 1 and "not valid TOML" in warnings[0]
+
+
+def test_sources_without_duplicates(tmp_path):
+    s = Settings().with_source(tmp_path).with_source(tmp_path)
+    assert len(s.sources) == 1
+    assert s.without_source(tmp_path).sources == ()

@@ -1,0 +1,107 @@
+"""The category panel: counts, Uncategorized always there, edits re-score without images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from photosorter.core.categories import UNCATEGORIZED, Category, load_categories
+from photosorter.gui import workers
+from photosorter.gui.category_panel import CategoriesEdited, CountRole, KindRole, NameRole
+from tests.gui.conftest import start_and_wait
+
+
+def names_in_panel(window) -> list[str | None]:
+    view = window.category_panel.list
+    return [view.item(i).data(NameRole) for i in range(view.count())]
+
+
+def test_panel_lists_all_categories_and_uncategorized(qtbot, make_window, photo_dir):
+    window = make_window(photo_dir)
+    assert names_in_panel(window) == [None, "Red", "Green", "Blue", "Yellow", UNCATEGORIZED]
+    start_and_wait(qtbot, window)
+    view = window.category_panel.list
+    assert view.item(0).data(KindRole) == "all"
+    assert view.item(0).data(CountRole) == 16
+    assert sum(view.item(i).data(CountRole) for i in range(1, view.count())) == 16
+
+
+def test_edits_rescore_from_memory_without_reading_images(
+    qtbot, make_window, photo_dir, monkeypatch
+):
+    window = make_window(photo_dir)
+    start_and_wait(qtbot, window)
+    session, panel = window.session, window.category_panel
+
+    def no_images(*args, **kwargs):
+        raise AssertionError("a category edit must not read or index images")
+
+    monkeypatch.setattr(workers, "index_photos", no_images)
+    monkeypatch.setattr("photosorter.core.pipeline.load_for_model", no_images)
+
+    # Delete: instant (no new prompt), the category is gone, Uncategorized stays.
+    panel.select("Yellow")
+    panel.remove_category("Yellow")
+    assert "Yellow" not in session.results.names
+    assert names_in_panel(window)[-1] == UNCATEGORIZED
+    assert sum(session.results.counts().values()) == 16
+
+    # Add with a new prompt: the worker encodes it, then everything is re-placed.
+    with qtbot.waitSignal(session.scoring_applied, timeout=30_000):
+        panel.apply_edit(None, Category("Sunny", ("yellow", "sun")))
+    assert session.results.names[-1] == "Sunny"
+    assert sum(session.results.counts().values()) == 16
+    assert names_in_panel(window)[-2:] == ["Sunny", UNCATEGORIZED]
+    # The edit was saved to the categories file in use.
+    saved = load_categories(session.categories_path)
+    assert saved.names == ["Red", "Green", "Blue", "Sunny"]
+
+
+def test_import_and_export(qtbot, make_window, tmp_path):
+    window = make_window()
+    panel = window.category_panel
+    exported = tmp_path / "out.toml"
+    panel.export_file(exported)
+    assert load_categories(exported).names == window.session.categories.names
+    other = tmp_path / "other.toml"
+    other.write_text('[[category]]\nname = "Cats"\nprompts = ["cat"]\n', encoding="utf-8")
+    panel.import_file(other)
+    assert window.session.categories.names == ["Cats"]
+    assert names_in_panel(window) == [None, "Cats", UNCATEGORIZED]
+
+
+def test_category_dialog_validates(qtbot):
+    from photosorter.gui.dialogs import CategoryDialog
+
+    dialog = CategoryDialog(None, taken=["Pets"])
+    qtbot.addWidget(dialog)
+    dialog.name.setText("pets")
+    assert "already" in (dialog.problem() or "")
+    dialog.name.setText(UNCATEGORIZED)
+    assert "built in" in (dialog.problem() or "")
+    dialog.name.setText("Dogs")
+    dialog.prompts.setPlainText("dog\n\n  puppy  \n")
+    assert dialog.problem() is None
+    assert dialog.category() == Category("Dogs", ("dog", "puppy"))
+
+
+@pytest.mark.parametrize("edit", ["rename", "delete"])
+def test_pins_follow_renames_and_go_with_deletes(qtbot, make_window, photo_dir, edit):
+    window = make_window(photo_dir)
+    start_and_wait(qtbot, window)
+    session = window.session
+    key = next(k for k in session.results.keys if k)
+    session.pin([key], "Red")
+    cats = session.categories
+    if edit == "rename":
+        new = cats.with_categories(
+            [Category("Crimson", c.prompts) if c.name == "Red" else c for c in cats.categories]
+        )
+        session.edit_categories(CategoriesEdited(new, renamed={"Red": "Crimson"}))
+        assert session.store.overrides([key]) == {key: "Crimson"}
+    else:
+        new = cats.with_categories([c for c in cats.categories if c.name != "Red"])
+        session.edit_categories(CategoriesEdited(new, removed=("Red",)))
+        assert session.store.overrides([key]) == {}
+    assert isinstance(session.categories_path, Path)

@@ -1,0 +1,115 @@
+"""ResultSet and PhotoModel: placement, overrides, derived matrices, filter and sort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
+from photosorter.core.classifier import CategoryMatrix
+from photosorter.core.engine import ScoringParams
+from photosorter.core.pipeline import IndexBatch, PhotoResult, Progress
+from photosorter.gui.photo_model import PhotoModel, SortMode
+from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix
+
+CATS = CategorySet((Category("A", ("a",)), Category("B", ("b", "bee"))))
+
+
+def scoring() -> Scoring:
+    prompts = np.eye(3, 4, dtype=np.float32)  # A: e0; B: e1 and e2
+    matrix = CategoryMatrix(prompts, np.array([0, 1, 1]), ("A", "B"))
+    return Scoring(CATS, matrix, ScoringParams(100.0, None))
+
+
+def batch(n: int, start: int = 0, errors: int = 0) -> IndexBatch:
+    ok = [PhotoResult(Path(f"/p/img{start + i:03d}.jpg"), f"k{start + i}") for i in range(n)]
+    bad = [PhotoResult(Path(f"/p/bad{i}.jpg"), error="broken") for i in range(errors)]
+    vectors = np.zeros((n, 4), dtype=np.float32)
+    vectors[np.arange(n), np.arange(n) % 3] = 1.0  # rows alternate e0, e1, e2
+    return IndexBatch(bad + ok, vectors, Progress(n, n, 0, errors, 0.1), ok=ok)
+
+
+def test_placement_errors_and_counts():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    rows = results.add_batch(batch(6, errors=1))
+    assert list(rows) == list(range(7))
+    assert results.category_index[0] == ERROR_INDEX
+    assert [results.category_of(r) for r in range(1, 7)] == ["A", "B", "B", "A", "B", "B"]
+    assert results.counts() == {"A": 2, "B": 4, UNCATEGORIZED: 0}
+    assert results.error_count == 1
+    assert len(results.placed_items()) == 6
+
+
+def test_threshold_sends_weak_matches_to_uncategorized():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    results.add_batch(batch(3))
+    soft = ScoringParams(1.0, None)  # scores e / (e + 1) = 0.73 for every photo
+    results.set_scoring(Scoring(CATS, scoring().matrix, soft, 0.5))
+    assert results.counts()[UNCATEGORIZED] == 0
+    results.set_scoring(Scoring(CATS, scoring().matrix, soft, 0.9))
+    assert results.counts()[UNCATEGORIZED] == 3
+
+
+def test_pins_win_and_can_be_undone():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    results.add_batch(batch(4))
+    changed = results.pin(["k0"], "B")
+    assert changed == [0]
+    assert results.category_of(0) == "B" and results.manual[0]
+    results.pin(["k1"], UNCATEGORIZED)
+    assert results.category_of(1) is None and results.manual[1]
+    results.rescore()
+    assert results.category_of(0) == "B" and results.manual[0]
+    results.pin(["k0"], None)
+    assert results.category_of(0) == "A" and not results.manual[0]
+
+
+def test_vectors_grow_across_many_batches():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    for i in range(10):
+        results.add_batch(batch(50, start=i * 50))
+    assert len(results) == 500
+    assert sum(results.counts().values()) == 500
+    results.rename_paths({Path("/p/img000.jpg"): Path("/q/img000.jpg")})
+    assert results.paths[0] == Path("/q/img000.jpg")
+
+
+def test_derive_matrix_for_rename_delete_reorder_but_not_new_prompts():
+    base = scoring()
+    renamed = CategorySet((Category("Bees", ("b", "bee")), Category("A", ("a",))))
+    matrix = derive_matrix(base, renamed)
+    assert matrix is not None and matrix.names == ("Bees", "A")
+    assert matrix.owner.tolist() == [0, 0, 1]
+    np.testing.assert_array_equal(matrix.prompts[2], base.matrix.prompts[0])
+    assert derive_matrix(base, CategorySet((Category("C", ("sea",)),))) is None
+    empty = derive_matrix(base, CategorySet(()))
+    assert empty is not None and empty.size == 0
+
+
+@pytest.mark.parametrize("mode", list(SortMode))
+def test_photo_model_filters_and_sorts(qtmodeltester, mode):
+    results = ResultSet()
+    results.set_scoring(scoring())
+    model = PhotoModel(results)
+    results.add_batch(batch(6))
+    model.set_sort(mode)
+    model.refresh()
+    assert model.rowCount() == 6
+    model.set_category("B")
+    assert model.rowCount() == 4
+    # Rows arriving later are inserted where the order puts them.
+    model.rows_added(results.add_batch(batch(6, start=6)))
+    names = [model.index(r).data() for r in range(model.rowCount())]
+    assert len(names) == 8
+    if mode is SortMode.NAME:
+        assert names == sorted(names)
+    else:
+        scores = [model.data(model.index(r), 0x0100 + 4) for r in range(model.rowCount())]
+        assert scores == sorted(scores, reverse=True)
+    qtmodeltester.check(model, force_py=True)

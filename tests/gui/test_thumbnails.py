@@ -1,0 +1,57 @@
+"""Thumbnails load off the GUI thread, land in memory and on disk; the grid paints them."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QPixmap
+
+from photosorter.gui.photo_model import ThumbnailRole
+from photosorter.gui.thumbnails import ThumbnailLoader, thumbnail_dir
+from tests.gui.conftest import start_and_wait
+
+
+def test_loader_caches_in_memory_and_on_disk(qtbot, photo_dir):
+    loader = ThumbnailLoader(side=64)
+    path = sorted(photo_dir.iterdir())[0]
+    assert loader.pixmap("abcd1234", path) is None  # queued
+    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as ready:
+        pass
+    assert ready.args == ["abcd1234"]
+    pixmap = loader.pixmap("abcd1234", path)
+    assert isinstance(pixmap, QPixmap) and max(pixmap.width(), pixmap.height()) == 64
+    assert (thumbnail_dir() / "ab" / "abcd1234.jpg").is_file()
+    loader.shutdown()
+
+
+def test_broken_file_is_marked_failed(qtbot, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    loader = ThumbnailLoader(side=64)
+    loader.pixmap("ffff", bad)
+    qtbot.waitUntil(lambda: loader.failed("ffff"), timeout=10_000)
+    assert loader.pixmap("ffff", bad) is None
+    loader.shutdown()
+
+
+def test_grid_requests_only_what_it_paints(qtbot, make_window, photo_dir):
+    window = make_window(photo_dir)
+    window.show()
+    start_and_wait(qtbot, window)
+    model = window.session.model
+    first = model.index(0)
+    qtbot.waitUntil(lambda: isinstance(model.data(first, ThumbnailRole), QPixmap), timeout=10_000)
+    window.grab()  # paints without errors once thumbnails are in
+    window.session.thumbnails.shutdown()
+
+
+def test_preview_dialog_shows_the_photo(qtbot, make_window, photo_dir):
+    from photosorter.gui.preview import PreviewDialog, PreviewItem
+
+    window = make_window(photo_dir)
+    paths = sorted(photo_dir.iterdir())[:2]
+    items = [PreviewItem(p, "Red · 90% confidence") for p in paths]
+    dialog = PreviewDialog(window, window.session.thumbnails, items, 0)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog.image._pixmap.isNull(), timeout=10_000)
+    dialog.step(1)
+    assert dialog.current == 1 and paths[1].name in dialog.windowTitle()
+    dialog.accept()
