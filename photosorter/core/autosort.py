@@ -1,8 +1,10 @@
 """Watched folders: new photos are classified, then moved, copied or tagged as they arrive.
 
-`AutoSorter` is what both `photosorter watch` and the app's watch toggle run: it pulls
-settled batches from a FolderWatcher, classifies them with the cached pipeline and
-applies the chosen action through fileops, so every safety rule of a manual sort holds.
+`AutoSorter` is what `photosorter watch` runs: it pulls settled batches from a
+FolderWatcher, classifies them with the cached pipeline and applies the chosen action
+through fileops, so every safety rule of a manual sort holds. The app's watch toggle runs
+the same steps on its own workers and shares the rules: `new_since_last_run` (catch-up)
+and `own_writes` (what to ignore).
 """
 
 from __future__ import annotations
@@ -31,6 +33,33 @@ class AutoSortEvent:
     removed: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     catch_up: bool = False  # photos that arrived while PhotoSorter was not running
+
+
+def new_since_last_run(store: Store, paths: Sequence[Path], action: str | None) -> list[Path]:
+    """The catch-up rule: for move, every photo still there; else those the cache has not
+    seen as they are now (new or changed while PhotoSorter was not running)."""
+    if action == "move":
+        return list(paths)
+    known = store.lookup_files([str(p) for p in paths])
+    fresh = []
+    for path in paths:
+        entry = known.get(str(path))
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if entry is None or entry[:2] != (st.st_size, st.st_mtime_ns):
+            fresh.append(path)
+    return fresh
+
+
+def own_writes(plan: Plan) -> list[Path]:
+    """Every file `plan` writes (destinations and companions): what a watcher must ignore
+    so that PhotoSorter's own moves and copies never come back as new photos."""
+    found: list[Path] = []
+    for step in plan.steps:
+        found += [t for t in (step.destination, *(d for _, d in step.companions)) if t]
+    return found
 
 
 class AutoSorter:
@@ -80,34 +109,16 @@ class AutoSorter:
             return event
         items = [(c.path, c.category) for c in event.classified if c.category and not c.error]
         event.plan = plan_operation(items, self.action, self.dest_root)
-        for step in event.plan.steps:  # our own writes must never come back as new photos
-            for target in [step.destination, *(d for _, d in step.companions)]:
-                if target is not None:
-                    self.watcher.ignore_path(target)
+        for target in own_writes(event.plan):  # our own writes must never come back as new
+            self.watcher.ignore_path(target)
         event.report = apply_plan(event.plan, self.store, cancel=cancel)
         return event
-
-    def _new_since_last_run(self, paths: list[Path]) -> list[Path]:
-        """Photos the cache has not seen as they are now; for move, everything left over."""
-        if self.action == "move":
-            return paths
-        known = self.store.lookup_files([str(p) for p in paths])
-        fresh = []
-        for path in paths:
-            entry = known.get(str(path))
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            if entry is None or entry[:2] != (st.st_size, st.st_mtime_ns):
-                fresh.append(path)
-        return fresh
 
     def run(self, cancel: CancelToken, poll_s: float = 0.5) -> Iterator[AutoSortEvent]:
         """Catch up, then handle new arrivals until `cancel` is set. Starts/stops the watch."""
         self.watcher.start()
         try:
-            existing = self._new_since_last_run(self.watcher.existing_files())
+            existing = new_since_last_run(self.store, self.watcher.existing_files(), self.action)
             if existing:
                 event = self.process(existing, cancel)
                 event.catch_up = True

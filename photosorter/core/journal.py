@@ -246,6 +246,14 @@ def undo_last(store: Store) -> UndoReport:
     return report
 
 
+def undo_targets(store: Store) -> list[Path]:
+    """Where undoing the last operation would put moved files back (a watcher ignores them)."""
+    target = Journal(store).last_undoable()
+    if target is None or target.action != "move":
+        return []
+    return [r.source for r in target.steps if r.kind == "move" and r.state == "done"]
+
+
 def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
     try:
         if row.kind == "move":

@@ -47,6 +47,7 @@ class Settings:
     destination: Path | None = None
     sources: tuple[Source, ...] = ()
     categories_file: Path | None = None
+    watch_polling: bool = False  # watch by polling: network drives, no inotify limit
     # Keys this version does not know, kept so a newer version's settings survive a save.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -60,6 +61,18 @@ class Settings:
     def without_source(self, path: Path) -> Settings:
         return replace(self, sources=tuple(s for s in self.sources if s.path != Path(path)))
 
+    def with_watch(self, path: Path, watch: bool) -> Settings:
+        """The settings with `path` (added if missing) watched or not."""
+        path = Path(path)
+        settings = self.with_source(path)
+        sources = tuple(replace(s, watch=watch) if s.path == path else s for s in settings.sources)
+        return replace(settings, sources=sources)
+
+    @property
+    def watched(self) -> list[Path]:
+        """The sources watched for new photos."""
+        return [s.path for s in self.sources if s.watch]
+
     def to_toml(self) -> str:
         data: dict[str, Any] = dict(self.extra)
         data.update(
@@ -67,6 +80,7 @@ class Settings:
             device=self.device,
             threshold=self.threshold,
             action=self.action,
+            watch_polling=self.watch_polling,
         )
         if self.destination is not None:
             data["destination"] = str(self.destination)
@@ -130,6 +144,11 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["action"] = action
     else:
         bad("action", action, f"one of {', '.join(ACTIONS)}")
+    polling = data.get("watch_polling", defaults.watch_polling)
+    if isinstance(polling, bool):
+        values["watch_polling"] = polling
+    else:
+        bad("watch_polling", polling, "true or false")
     for key in ("destination", "categories_file"):
         value = data.get(key)
         if value is None:
@@ -139,7 +158,8 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         else:
             bad(key, value, "a path")
     values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
-    known = {"model", "device", "threshold", "action", "destination", "categories_file", "sources"}
+    known = {"model", "device", "threshold", "action", "destination", "categories_file", "sources",
+             "watch_polling"}  # fmt: skip
     extra = {k: v for k, v in data.items() if k not in known}
     return Settings(**values, extra=extra), warnings
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -123,7 +124,7 @@ class _PretrainedLister(QRunnable):
 
 
 class SettingsDialog(QDialog):
-    """Model, device, minimum confidence, default action and destination folder."""
+    """Model, device, minimum confidence, default action, destination, watch polling."""
 
     def __init__(
         self, parent: QWidget | None, settings: Settings, list_models: bool = True
@@ -161,6 +162,7 @@ class SettingsDialog(QDialog):
         for value, label in ACTION_LABELS.items():
             self.action.addItem(label, value)
         self.action.setCurrentIndex(max(0, self.action.findData(settings.action)))
+        self.action.setToolTip("What happens to new photos in watched folders")
         self.destination = QLineEdit(str(settings.destination or ""))
         self.destination.setPlaceholderText("Asked for on first move or copy")
         browse = QPushButton("Browse…")
@@ -168,6 +170,12 @@ class SettingsDialog(QDialog):
         dest_row = QHBoxLayout()
         dest_row.addWidget(self.destination, 1)
         dest_row.addWidget(browse)
+        self.polling = QCheckBox("Network drive: check for new photos by polling")
+        self.polling.setChecked(settings.watch_polling)
+        self.polling.setToolTip(
+            "For watched folders on network drives (SMB, NFS), where change notifications "
+            "do not arrive, or when the system's inotify limit is reached. Slower."
+        )
 
         form = QFormLayout()
         form.addRow("Model:", model_row)
@@ -176,6 +184,7 @@ class SettingsDialog(QDialog):
         form.addRow("Minimum &confidence:", self.threshold)
         form.addRow("Default &action:", self.action)
         form.addRow("Destination folder:", dest_row)
+        form.addRow("Watched folders:", self.polling)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -218,6 +227,7 @@ class SettingsDialog(QDialog):
             threshold=self.threshold.value() / 100,
             action=self.action.currentData(),
             destination=Path(destination) if destination else None,
+            watch_polling=self.polling.isChecked(),
         )
 
 

@@ -123,6 +123,20 @@ def _edit(p: QPainter) -> None:
     p.drawLine(QPointF(36, 19), QPointF(45, 28))
 
 
+def _eye(p: QPainter) -> None:
+    path = QPainterPath()
+    path.moveTo(6, 32)
+    path.cubicTo(18, 14, 46, 14, 58, 32)
+    path.cubicTo(46, 50, 18, 50, 6, 32)
+    p.drawPath(path)
+    p.drawEllipse(QPointF(32, 32), 8, 8)
+
+
+def _eye_off(p: QPainter) -> None:
+    _eye(p)
+    p.drawLine(QPointF(12, 54), QPointF(52, 10))
+
+
 _DRAW: dict[str, Callable[[QPainter], None]] = {
     "add": _add,
     "remove": _remove,
@@ -134,6 +148,8 @@ _DRAW: dict[str, Callable[[QPainter], None]] = {
     "tag": _tag,
     "undo": _undo,
     "settings": _settings,
+    "eye": _eye,
+    "eye-off": _eye_off,
 }
 
 
@@ -145,7 +161,7 @@ def _drawn(name: str, colour: QColor) -> QIcon:
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen_colour = QColor(colour)
-        pen_colour.setAlpha(alpha)
+        pen_colour.setAlphaF(colour.alphaF() * alpha / 255)
         pen = QPen(pen_colour, 4.5)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
@@ -155,6 +171,17 @@ def _drawn(name: str, colour: QColor) -> QIcon:
         painter.end()
         icon.addPixmap(pixmap, mode)
     return icon
+
+
+def watch_icon(watching: bool, selected: bool = False) -> QIcon:
+    """The eye of a watched folder (in the accent colour), or a faint crossed-out eye."""
+    palette = QGuiApplication.palette()
+    text = palette.highlightedText() if selected else palette.windowText()
+    if watching:
+        return _drawn("eye", text.color() if selected else palette.highlight().color())
+    faint = QColor(text.color())
+    faint.setAlpha(110)
+    return _drawn("eye-off", faint)
 
 
 def icon(name: str) -> QIcon:

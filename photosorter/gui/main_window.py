@@ -45,8 +45,15 @@ from photosorter.gui.photo_model import (
 )
 from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.session import BusyState, Counts, Notice, Session
-from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel
-from photosorter.gui.widgets import BusyIndicator, MessageBar, ProblemsDock, show_crash_dialog
+from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel, WatchToggled
+from photosorter.gui.watching import Watching
+from photosorter.gui.widgets import (
+    BusyIndicator,
+    MessageBar,
+    ProblemsDock,
+    WatchStatus,
+    show_crash_dialog,
+)
 from photosorter.gui.workers import JobFailed, JobFinished
 
 TITLE = "PhotoSorter"
@@ -69,6 +76,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.session = session
         self.file_actions = FileActions(session, self)
+        self.watching = Watching(session, self.file_actions)
         self.report_bug: Callable[[str, str], None] = self._show_bug
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
@@ -79,7 +87,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_geometry()
         self.category_panel.set_categories(session.categories, {}, 0)
-        self.sources_panel.set_sources(session.saved_sources, session.extra_sources)
+        self._on_sources()
+        self.watch_status.set_state(self.watching.state())
         self._on_category_selected(CategorySelected(None))
 
     # -- construction ------------------------------------------------------------------------
@@ -201,7 +210,9 @@ class MainWindow(QMainWindow):
         self.problems.hide()
         self.busy = BusyIndicator(self)
         self.summary = QLabel()
+        self.watch_status = WatchStatus(self)
         self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().addPermanentWidget(self.watch_status)
         self.statusBar().addPermanentWidget(self.busy)
 
         toolbar = QToolBar("Main", self)
@@ -226,6 +237,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.add_folder_action, self.add_photos_action])
+        file_menu.addAction(self.sources_panel.watch_action)
         file_menu.addAction(self.sources_panel.remove_action)
         file_menu.addSeparator()
         file_menu.addAction(self.rescan_action)
@@ -274,6 +286,9 @@ class MainWindow(QMainWindow):
         self.category_panel.photos_dropped.connect(self._on_photos_dropped)
         self.category_panel.categories_edited.connect(s.edit_categories)
         self.sources_panel.remove_requested.connect(self._on_source_removed)
+        self.sources_panel.watch_toggled.connect(self._on_watch_toggled)
+        self.watching.state_changed.connect(self.watch_status.set_state)
+        self.watch_status.badge_clicked.connect(self.watching.reset_count)
         self.sort_combo.currentIndexChanged.connect(
             lambda _i: self.set_sort(self.sort_combo.currentData())
         )
@@ -301,7 +316,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_sources(self) -> None:
-        self.sources_panel.set_sources(self.session.saved_sources, self.session.extra_sources)
+        s = self.session
+        self.sources_panel.set_sources(s.saved_sources, s.extra_sources, s.settings.watched)
 
     @Slot(list)
     def _on_problems(self, problems: list) -> None:
@@ -323,8 +339,10 @@ class MainWindow(QMainWindow):
 
     @Slot(OperationDone)
     def _on_operation_done(self, done: OperationDone) -> None:
-        self.message_bar.show_notice(Notice(done.message, "info"))
-        self.statusBar().showMessage(done.message, 8000)
+        if not done.auto or done.problems:  # a watched folder's routine work: status bar only
+            self.message_bar.show_notice(Notice(done.message, "info"))
+        prefix = "New photos: " if done.auto else ""
+        self.statusBar().showMessage(prefix + done.message, 8000)
 
     def _update_heading(self) -> None:
         category = self.session.model.category
@@ -358,6 +376,11 @@ class MainWindow(QMainWindow):
     @Slot(SourceRemoved)
     def _on_source_removed(self, event: SourceRemoved) -> None:
         self.session.remove_source(event.path)
+
+    @Slot(WatchToggled)
+    def _on_watch_toggled(self, event: WatchToggled) -> None:
+        if not self.watching.set_watch(event.path, event.watch):
+            self.sources_panel.update_actions()  # the destination was not chosen: still off
 
     def set_sort(self, mode: SortMode) -> None:
         self.sort_actions[mode].setChecked(True)
@@ -447,5 +470,6 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop background work and wait for it (idempotent); False if some is still busy."""
+        watch_done = self.watching.shutdown(timeout_ms)
         files_done = self.file_actions.shutdown(timeout_ms)
-        return self.session.shutdown(timeout_ms) and files_done
+        return self.session.shutdown(timeout_ms) and files_done and watch_done

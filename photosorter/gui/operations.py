@@ -1,7 +1,8 @@
 """Move / copy / tag and undo, from the GUI: plan, confirm, run off the GUI thread.
 
 `confirm` and `choose_destination` are plain callables so tests (and scripts) can answer
-the dialogs; by default they show the plan dialog and a folder picker.
+the dialogs; by default they show the plan dialog and a folder picker. `will_write` hears
+of every file an operation is about to write, so watched folders can ignore them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from photosorter.core import fileops
+from photosorter.core.autosort import own_writes
 from photosorter.core.errors import PhotoSorterError
+from photosorter.core.journal import undo_targets
 from photosorter.core.pipeline import CancelToken
 from photosorter.gui.dialogs import PlanDialog
 from photosorter.gui.session import BusyState, Notice, Problem, Session
@@ -40,6 +43,8 @@ class OperationDone:
     message: str
     moved: dict[Path, Path]
     problems: tuple[Problem, ...] = ()
+    done: int = 0  # photos moved, copied or tagged
+    auto: bool = False  # started by a watched folder, not by the user
 
 
 class FileActions(QObject):
@@ -55,6 +60,7 @@ class FileActions(QObject):
         self.window = window
         self.confirm: Callable[[fileops.Plan], bool] = self._confirm_with_dialog
         self.choose_destination: Callable[[str], Path | None] = self._ask_destination
+        self.will_write: Callable[[list[Path]], None] = lambda _paths: None
         self.worker = TaskWorker()
         self.worker.progress_changed.connect(self._on_progress)
         self.worker.finished.connect(self._on_finished)
@@ -63,6 +69,7 @@ class FileActions(QObject):
         self._generation = 0
         self._cancel: CancelToken | None = None
         self._kind = ""
+        self._auto = False
 
     @property
     def busy(self) -> bool:
@@ -95,19 +102,42 @@ class FileActions(QObject):
             return False
         if not self.confirm(plan):
             return False
-        store = session.store
+        self._apply(plan)
+        return True
+
+    def apply_automatically(
+        self, items: list[tuple[Path, str]], action: str, dest: Path | None
+    ) -> bool:
+        """Carry out `action` on these photos with no confirmation (a watched folder's new
+        photos: the user switched watching on knowingly). False when nothing was started."""
+        if self.busy:
+            return False
+        try:
+            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+        except PhotoSorterError as exc:
+            self.session.notice.emit(Notice(f"New photos were not {DONE[action]}: {exc}", "error"))
+            return False
+        if not plan.steps:
+            return False
+        self._apply(plan, auto=True)
+        return True
+
+    def _apply(self, plan: fileops.Plan, auto: bool = False) -> None:
+        store = self.session.store
+        self.will_write(own_writes(plan))
         self._start(
-            action,
+            plan.action,
             lambda cancel, progress: fileops.apply_plan(
                 plan, store, cancel=cancel, progress=progress
             ),
+            auto,
         )
-        return True
 
     def undo(self) -> bool:
         if self.busy:
             return False
         store = self.session.store
+        self.will_write(undo_targets(store))  # photos put back must not count as new ones
         self._start("undo", lambda _cancel, _progress: fileops.undo_last(store))
         return True
 
@@ -115,11 +145,12 @@ class FileActions(QObject):
         if self._cancel is not None:
             self._cancel.cancel()
 
-    def _start(self, kind: str, run: Callable) -> None:
+    def _start(self, kind: str, run: Callable, auto: bool = False) -> None:
         self._generation += 1
         request = TaskRequest(self._generation, kind, run)
         self._cancel = request.cancel
         self._kind = kind
+        self._auto = auto
         self.busy_changed.emit(BusyState(f"{VERBS[kind]} photos…", cancellable=kind != "undo"))
         self.worker.start(request)
 
@@ -150,6 +181,7 @@ class FileActions(QObject):
         self.busy_changed.emit(BusyState(""))
         result = event.result
         done = self._undone(result) if event.kind == "undo" else self._applied(result)
+        done = replace(done, auto=self._auto)
         if done.moved:
             self.session.moved(done.moved)
         if done.problems:
@@ -167,7 +199,7 @@ class FileActions(QObject):
             self.session.notice.emit(Notice(event.message, "error"))
         else:
             self.session.bug.emit(event)
-        self.finished.emit(OperationDone(self._kind, event.message, {}))
+        self.finished.emit(OperationDone(self._kind, event.message, {}, auto=self._auto))
 
     def _applied(self, report: fileops.OpReport) -> OperationDone:
         ok = [o for o in report.outcomes if o.status == "ok"]
@@ -181,7 +213,8 @@ class FileActions(QObject):
             parts.append(f"{len(problems)} failed (see Problems)")
         if report.cancelled:
             parts.append("cancelled")
-        return OperationDone(report.action, ", ".join(parts) + ".", moved, problems)
+        text = ", ".join(parts) + "."
+        return OperationDone(report.action, text, moved, problems, done=len(ok))
 
     def _undone(self, report: fileops.UndoReport) -> OperationDone:
         if report.op_id is None:

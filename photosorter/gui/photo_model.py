@@ -187,6 +187,18 @@ class PhotoModel(QAbstractListModel):
             self._sort_keys.insert(pos, key)
             self.endInsertRows()
 
+    def rows_removed(self, rows: Iterable[int]) -> None:
+        """Result rows that no longer show (deleted files): take them out of the view."""
+        for row in rows:
+            try:
+                pos = self._order.index(row)
+            except ValueError:
+                continue  # not shown in the current category
+            self.beginRemoveRows(QModelIndex(), pos, pos)
+            del self._order[pos]
+            del self._sort_keys[pos]
+            self.endRemoveRows()
+
     def rows_changed(self) -> None:
         """Paths or labels changed in place (after a move): repaint every row."""
         if self._order:
@@ -204,10 +216,11 @@ class PhotoModel(QAbstractListModel):
             return (name, row)
         return (-float(self.results.scores[row]), name, row)
 
-    def rename_paths(self, moved: dict[Path, Path]) -> None:
-        """Photos moved on disk: show them at their new place."""
+    def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
+        """Photos moved on disk: show them at their new place; returns the changed rows."""
         changed = self.results.rename_paths(moved)
         for row in changed:
             self._names[row] = self.results.paths[row].name.lower()
         if changed:
             self.rows_changed()
+        return changed

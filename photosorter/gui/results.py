@@ -21,6 +21,7 @@ from photosorter.core.pipeline import IndexBatch
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
+GONE_INDEX = -3  # the file was deleted: the row stays (indexes are stable) but never shows
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class ResultSet:
 
     @property
     def category_index(self) -> np.ndarray:
-        """Per row: category index, -1 Uncategorized, -2 error."""
+        """Per row: category index, -1 Uncategorized, -2 error, -3 deleted."""
         return self._category.view
 
     @property
@@ -215,7 +216,7 @@ class ResultSet:
         """Rows placed in `category` (UNCATEGORIZED for the rest); None: every photo."""
         cats = self._category.view
         if category is None:
-            return np.flatnonzero(cats != ERROR_INDEX)
+            return np.flatnonzero(cats >= UNCATEGORIZED_INDEX)
         if category == UNCATEGORIZED:
             return np.flatnonzero(cats == UNCATEGORIZED_INDEX)
         names = self.names
@@ -232,6 +233,20 @@ class ResultSet:
             if name is not None:
                 out.append((self.paths[row], name))
         return out
+
+    def forget(self, gone: Iterable[Path]) -> list[int]:
+        """Photos deleted from disk: hide their rows for good; returns those rows."""
+        gone = set(gone)
+        rows = [r for r, p in enumerate(self.paths) if p in gone]
+        for row in rows:
+            self._category.data[row] = GONE_INDEX
+            self._vec_row.data[row] = -1  # never placed again by a re-score or a pin
+        return rows
+
+    def live_rows(self) -> dict[Path, int]:
+        """path -> row of every photo not deleted (the newest row when a path repeats)."""
+        cats = self._category.view
+        return {p: r for r, p in enumerate(self.paths) if cats[r] != GONE_INDEX}
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos now at a new location (after a move or its undo); returns changed rows."""

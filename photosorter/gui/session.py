@@ -105,7 +105,9 @@ class Session(QObject):
     problems_cleared = Signal()
     notice = Signal(Notice)
     bug = Signal(JobFailed)  # not the user's fault: the window shows the traceback
+    run_started = Signal(int)  # the generation of a new job (an older one is superseded)
     run_finished = Signal(JobFinished)
+    settings_changed = Signal()
     scoring_applied = Signal()
 
     def __init__(
@@ -178,17 +180,34 @@ class Session(QObject):
         self.sources_changed.emit()
         self.start_run()
 
+    def set_watch(self, path: Path, watch: bool) -> None:
+        """Watch a folder for new photos, or stop; a folder opened for this run is saved."""
+        self.extra_sources = [p for p in self.extra_sources if p != path]
+        self.update_settings(self.settings.with_watch(path, watch), restart=False)
+        self.sources_changed.emit()
+
+    def forget(self, paths: list[Path]) -> None:
+        """Files deleted from disk: they leave the grid and the counts."""
+        rows = self.results.forget(paths)
+        self._known_paths.difference_update(paths)
+        if rows:
+            self.model.rows_removed(rows)
+            self._emit_counts()
+
     # -- running ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self._running
 
-    def start_run(self, only: list[Path] | None = None) -> None:
-        """Sort every source (clearing the results), or, with `only`, add those to them."""
+    def start_run(self, only: list[Path] | None = None) -> int:
+        """Sort every source (clearing the results), or, with `only`, add those to them.
+
+        Returns the job's generation; a running job is cancelled (superseded)."""
         if self._cancel is not None:
             self._cancel.cancel()
         self._generation += 1
         self._scoring_generation += 1
+        self.run_started.emit(self._generation)
         if only is None:
             self.results.clear()
             self.model.clear()
@@ -201,7 +220,7 @@ class Session(QObject):
             self._cancel = None
             self._set_running(False)
             self._emit_counts()
-            return
+            return self._generation
         request = IndexRequest(
             self._generation,
             self._scoring_generation,
@@ -216,6 +235,7 @@ class Session(QObject):
         self._status = "Starting…"
         self._set_running(True)
         self.worker.start_index(request)
+        return self._generation
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -400,6 +420,7 @@ class Session(QObject):
             save_settings(settings)
         except OSError as exc:
             self.notice.emit(Notice(f"Could not save the settings: {exc}"))
+        self.settings_changed.emit()
         if not restart:
             return
         if (settings.model, settings.device) != (old.model, old.device):
@@ -411,7 +432,9 @@ class Session(QObject):
     def moved(self, mapping: dict[Path, Path]) -> None:
         """Files PhotoSorter moved: keep showing them, at their new place."""
         self._known_paths = {mapping.get(p, p) for p in self._known_paths}
-        self.model.rename_paths(mapping)
+        rows = self.model.rename_paths(mapping)
+        res = self.results
+        self.thumbnails.moved({k: res.paths[r] for r in rows if (k := res.keys[r]) is not None})
 
     # -- shutdown ----------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 60_000) -> bool:

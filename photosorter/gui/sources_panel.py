@@ -1,20 +1,40 @@
-"""The folders being sorted: a short list with add and remove buttons."""
+"""The folders being sorted: a short list with add and remove buttons and a watch eye.
+
+Each folder row ends in an eye: click it (or use "Watch This Folder") to have new photos
+in that folder sorted as they arrive. A watched folder's eye is drawn in the accent colour.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QFont
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QFont, QIcon, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSizePolicy,
     QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,7 +42,13 @@ from PySide6.QtWidgets import (
 
 from photosorter.gui import icons
 
+log = logging.getLogger(__name__)
+
 PathRole = Qt.ItemDataRole.UserRole + 1
+WatchRole = Qt.ItemDataRole.UserRole + 2  # True / False; None: a single image, not watchable
+EYE_WIDTH = 26  # the eye's column at the right of a row
+
+AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 @dataclass(frozen=True)
@@ -30,10 +56,85 @@ class SourceRemoved:
     path: Path
 
 
+@dataclass(frozen=True)
+class WatchToggled:
+    path: Path
+    watch: bool
+
+
+def eye_rect(row: QRect) -> QRect:
+    """Where a row's eye is drawn (and clicked)."""
+    side = max(8, min(18, row.height() - 4))
+    left = row.right() - EYE_WIDTH + (EYE_WIDTH - side) // 2
+    return QRect(left, row.top() + (row.height() - side) // 2, side, side)
+
+
+class _SourceDelegate(QStyledItemDelegate):
+    """Draws a folder row with its watch eye; a click on the eye toggles watching."""
+
+    eye_clicked = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._icons: dict[tuple[bool, bool], QIcon] = {}
+
+    def _icon(self, watching: bool, selected: bool) -> QIcon:
+        key = (watching, selected)
+        if key not in self._icons:
+            self._icons[key] = icons.watch_icon(watching, selected)
+        return self._icons[key]
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        try:  # an exception must never escape a Qt virtual
+            watching = index.data(WatchRole)
+            if watching is None:
+                super().paint(painter, option, index)
+                return
+            full = QStyleOptionViewItem(option)
+            self.initStyleOption(full, index)
+            style = full.widget.style() if full.widget is not None else QApplication.style()
+            style.drawPrimitive(
+                QStyle.PrimitiveElement.PE_PanelItemViewItem, full, painter, full.widget
+            )
+            text = QStyleOptionViewItem(option)
+            text.rect = option.rect.adjusted(0, 0, -EYE_WIDTH, 0)
+            text.state &= ~QStyle.StateFlag.State_MouseOver
+            super().paint(painter, text, index)
+            selected = bool(option.state & QStyle.StateFlag.State_Selected)
+            self._icon(bool(watching), selected).paint(painter, eye_rect(option.rect))
+        except Exception:
+            log.exception("painting a folder row")
+
+    def editorEvent(
+        self,
+        event: QEvent,
+        model: QAbstractItemModel,
+        option: QStyleOptionViewItem,
+        index: AnyIndex,
+    ) -> bool:
+        try:
+            if (
+                event.type() == QEvent.Type.MouseButtonRelease
+                and isinstance(event, QMouseEvent)
+                and event.button() == Qt.MouseButton.LeftButton
+                and index.data(WatchRole) is not None
+                and eye_rect(option.rect)
+                .adjusted(-4, -4, 4, 4)
+                .contains(event.position().toPoint())
+            ):
+                self.eye_clicked.emit(Path(index.data(PathRole)))
+                return True
+            return super().editorEvent(event, model, option, index)
+        except Exception:
+            log.exception("a click on a folder row")
+            return False
+
+
 class SourcesPanel(QWidget):
     """Lists the sources; sources given on the command line show in italics (this run only)."""
 
     remove_requested = Signal(SourceRemoved)
+    watch_toggled = Signal(WatchToggled)
 
     def __init__(self, add_action: QAction, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,14 +147,22 @@ class SourcesPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.list.setMouseTracking(True)
+        self.delegate = _SourceDelegate(self.list)
+        self.delegate.eye_clicked.connect(self._on_eye_clicked)
+        self.list.setItemDelegate(self.delegate)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._show_menu)
         self.remove_action = QAction("Remove Folder", self)
         self.remove_action.setIcon(icons.icon("remove"))
         self.remove_action.setToolTip("Stop sorting this folder (no files are touched)")
         self.remove_action.setEnabled(False)
         self.remove_action.triggered.connect(self._remove_current)
-        self.list.currentItemChanged.connect(
-            lambda item, _prev: self.remove_action.setEnabled(item is not None)
-        )
+        self.watch_action = QAction("Watch This Folder", self, checkable=True)
+        self.watch_action.setToolTip("Sort new photos in this folder as they arrive")
+        self.watch_action.setEnabled(False)
+        self.watch_action.triggered.connect(self._watch_current)
+        self.list.currentItemChanged.connect(lambda _item, _prev: self.update_actions())
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(2)
@@ -70,27 +179,92 @@ class SourcesPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
 
-    def set_sources(self, saved: list[Path], this_run: list[Path]) -> None:
+    def set_sources(
+        self, saved: list[Path], this_run: list[Path], watched: Collection[Path] = ()
+    ) -> None:
+        current = self.current_path()
         self.list.clear()
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon)
         file_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         for path, temporary in [(p, False) for p in saved] + [(p, True) for p in this_run]:
-            item = QListWidgetItem(file_icon if path.suffix and path.is_file() else icon,
-                                   path.name or str(path))  # fmt: skip
+            is_file = bool(path.suffix) and path.is_file()
+            item = QListWidgetItem(file_icon if is_file else icon, path.name or str(path))
             item.setData(PathRole, str(path))
+            watching = path in watched
+            item.setData(WatchRole, None if is_file else watching)
             tip = str(path) + ("\n(opened for this session only)" if temporary else "")
+            if watching:
+                tip += (
+                    "\nWatched: new photos here are sorted as they arrive. Click the eye to stop."
+                )
+            elif not is_file:
+                tip += (
+                    "\nClick the eye to watch it: its photos are sorted with the default "
+                    "action (Settings), those here now and new ones as they arrive."
+                )
             item.setToolTip(tip)
             if temporary:
                 font = QFont(item.font())
                 font.setItalic(True)
                 item.setFont(font)
             self.list.addItem(item)
+            if path == current:
+                self.list.setCurrentItem(item)
         if not saved and not this_run:
             item = QListWidgetItem("No folders yet")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(item)
+        self.update_actions()
+
+    def current_path(self) -> Path | None:
+        item = self.list.currentItem()
+        return Path(item.data(PathRole)) if item is not None and item.data(PathRole) else None
+
+    def row_of(self, path: Path) -> QListWidgetItem | None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(PathRole) == str(path):
+                return item
+        return None
+
+    def eye_position(self, path: Path) -> QPoint:
+        """The centre of a folder's eye, in the list's viewport (for tests and tours)."""
+        item = self.row_of(path)
+        assert item is not None, path
+        return eye_rect(self.list.visualItemRect(item)).center()
+
+    def update_actions(self) -> None:
+        item = self.list.currentItem()
+        has_path = item is not None and bool(item.data(PathRole))
+        self.remove_action.setEnabled(has_path)
+        watching = item.data(WatchRole) if has_path else None
+        self.watch_action.setEnabled(watching is not None)
+        self.watch_action.setChecked(bool(watching))
+
+    @Slot(QPoint)
+    def _show_menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None or not item.data(PathRole):
+            return
+        self.list.setCurrentItem(item)
+        menu = QMenu(self)
+        menu.addAction(self.watch_action)
+        menu.addSeparator()
+        menu.addAction(self.remove_action)
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    @Slot(Path)
+    def _on_eye_clicked(self, path: Path) -> None:
+        item = self.row_of(path)
+        watching = bool(item.data(WatchRole)) if item is not None else False
+        self.watch_toggled.emit(WatchToggled(path, not watching))
+
+    def _watch_current(self, checked: bool) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.watch_toggled.emit(WatchToggled(path, checked))
 
     def _remove_current(self) -> None:
-        item = self.list.currentItem()
-        if item is not None and item.data(PathRole):
-            self.remove_requested.emit(SourceRemoved(Path(item.data(PathRole))))
+        path = self.current_path()
+        if path is not None:
+            self.remove_requested.emit(SourceRemoved(path))

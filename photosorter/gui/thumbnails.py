@@ -117,6 +117,7 @@ class ThumbnailLoader(QObject):
         self._failed: set[str] = set()
         self._pending: OrderedDict[str, Path] = OrderedDict()
         self._in_flight: set[str] = set()
+        self._moved: set[str] = set()  # in flight from a path the file has since left
 
     # -- grid thumbnails --------------------------------------------------------------------
     def pixmap(self, key: str, path: Path) -> QPixmap | None:
@@ -136,6 +137,16 @@ class ThumbnailLoader(QObject):
 
     def failed(self, key: str) -> bool:
         return key in self._failed
+
+    def moved(self, paths: dict[str, Path]) -> None:
+        """Files now at a new path (key -> path): a load that failed at the old one is tried
+        again at the new one (a watched folder moves photos while they are shown)."""
+        for key, path in paths.items():
+            self._failed.discard(key)
+            if key in self._pending:
+                self._pending[key] = path
+            if key in self._in_flight:
+                self._moved.add(key)
 
     def _submit(self) -> None:
         while self._pending and len(self._in_flight) < self.pool.maxThreadCount() * 2:
@@ -160,11 +171,14 @@ class ThumbnailLoader(QObject):
             return
         self._in_flight.discard(ticket)
         if result.generation == self._generation:
-            if result.image is None:
+            if result.image is None and ticket in self._moved:
+                pass  # read from where the file was: the repaint asks again at its new place
+            elif result.image is None:
                 self._failed.add(ticket)
             else:
                 self._remember(ticket, QPixmap.fromImage(result.image))
             self.thumbnail_ready.emit(ticket)
+        self._moved.discard(ticket)
         self._submit()
 
     def _remember(self, key: str, pixmap: QPixmap) -> None:
@@ -180,6 +194,7 @@ class ThumbnailLoader(QObject):
         self._pending.clear()
         self._in_flight.clear()
         self._failed.clear()
+        self._moved.clear()
         if side is not None and side != self.side:
             self.side = side
             self._cache.clear()

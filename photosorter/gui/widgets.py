@@ -1,4 +1,5 @@
-"""Small window parts: the message bar, the status-bar progress, the problems list."""
+"""Small window parts: the message bar, the status-bar progress and watch indicator, the
+problems list."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosorter.gui import icons
 from photosorter.gui.session import BusyState, Notice, Problem
+from photosorter.gui.watching import WatchState
 
 _LEVEL_ICONS = {
     "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
@@ -121,6 +124,52 @@ class BusyIndicator(QWidget):
         self.eta.setText(format_eta(state.eta_s))
         self.cancel_button.setVisible(state.cancellable)
         self.show()
+
+
+class WatchStatus(QWidget):
+    """Status-bar part: an eye and "Watching 2 folders", and a badge counting new photos
+    sorted since the user last looked (a click clears it)."""
+
+    badge_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.eye = QLabel()
+        self.eye.setPixmap(icons.watch_icon(True).pixmap(16, 16))
+        self.label = QLabel()
+        self.badge = QPushButton()
+        self.badge.setObjectName("WatchBadge")
+        self.badge.setFlat(True)
+        self.badge.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.badge.setToolTip("New photos from watched folders. Click to clear.")
+        self.badge.setStyleSheet(
+            "#WatchBadge { background: palette(highlight); color: palette(highlighted-text);"
+            " border: 1px solid palette(highlight); border-radius: 9px; padding: 1px 9px;"
+            " font-weight: bold; }"
+        )
+        self.badge.clicked.connect(self.badge_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 8, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.eye)
+        layout.addWidget(self.label)
+        layout.addWidget(self.badge)
+        self.hide()
+
+    def set_state(self, state: WatchState) -> None:
+        n = len(state.folders)
+        self.eye.setVisible(n > 0)
+        self.label.setVisible(n > 0)
+        self.label.setText(f"Watching {n} folder{'s' if n != 1 else ''}")
+        what = {"move": "moved into category folders", "copy": "copied into category folders",
+                "tag": "tagged with their category"}.get(state.action, "sorted")  # fmt: skip
+        folders = "\n".join(str(p) for p in state.folders)
+        self.label.setToolTip(f"New photos in these folders are {what}:\n{folders}")
+        verb = "tagged" if state.action == "tag" else "sorted"
+        count = state.new_photos
+        self.badge.setText(f"{count:,} new photo{'s' if count != 1 else ''} {verb}")
+        self.badge.setVisible(count > 0)
+        self.setVisible(n > 0 or count > 0)
 
 
 class ProblemsDock(QDockWidget):

@@ -20,6 +20,7 @@ def test_round_trip(tmp_path):
     settings = Settings(
         model="local-dir:/models/x", device="cpu", threshold=0.25, action="copy",
         destination=tmp_path / "out", sources=sources, categories_file=tmp_path / "c.toml",
+        watch_polling=True,
     )  # fmt: skip
     save_settings(settings)
     assert settings_path().is_file()
@@ -58,3 +59,18 @@ def test_sources_without_duplicates(tmp_path):
     s = Settings().with_source(tmp_path).with_source(tmp_path)
     assert len(s.sources) == 1
     assert s.without_source(tmp_path).sources == ()
+
+
+def test_watch_a_source(tmp_path):
+    s = Settings().with_source(tmp_path / "a").with_watch(tmp_path / "b", True)
+    assert s.watched == [tmp_path / "b"]  # added when missing
+    s = s.with_watch(tmp_path / "a", True).with_watch(tmp_path / "b", False)
+    assert s.watched == [tmp_path / "a"]
+    assert [src.path for src in s.sources] == [tmp_path / "a", tmp_path / "b"]
+
+
+def test_bad_watch_polling_falls_back(tmp_path):
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('watch_polling = "yes"\n', encoding="utf-8")
+    settings, warnings = load_settings()
+    assert settings.watch_polling is False and len(warnings) == 1

@@ -32,6 +32,19 @@ def test_broken_file_is_marked_failed(qtbot, tmp_path):
     loader.shutdown()
 
 
+def test_a_moved_photo_is_loaded_from_its_new_place(qtbot, photo_dir, tmp_path):
+    loader = ThumbnailLoader(side=64)
+    path = sorted(photo_dir.iterdir())[0]
+    gone = tmp_path / "was-here.jpg"  # read just before the file moved away
+    loader.pixmap("beef", gone)
+    qtbot.waitUntil(lambda: loader.failed("beef"), timeout=10_000)
+    loader.moved({"beef": path})
+    assert not loader.failed("beef")
+    assert loader.pixmap("beef", path) is None  # queued again, at the new place
+    qtbot.waitUntil(lambda: isinstance(loader.pixmap("beef", path), QPixmap), timeout=10_000)
+    loader.shutdown()
+
+
 def test_grid_requests_only_what_it_paints(qtbot, make_window, photo_dir):
     window = make_window(photo_dir)
     window.show()
