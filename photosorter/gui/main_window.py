@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -437,12 +438,24 @@ class MainWindow(QMainWindow):
 
     # -- misc ---------------------------------------------------------------------------------
     def about(self) -> None:
+        from PySide6.QtCore import qVersion
+
+        from photosorter.versions import component_versions
+
+        versions = component_versions()
+        versions["Qt"] = qVersion()
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{version}</td></tr>"
+            for name, version in versions.items()
+            if name != "PhotoSorter"
+        )
         QMessageBox.about(
             self,
             "About PhotoSorter",
             f"<h3>PhotoSorter {__version__}</h3><p>Sorts photos into categories you describe "
             "in plain words, with an OpenCLIP model running on this computer. Your photos "
-            "never leave it.</p>",
+            f"never leave it.</p><p>Model: {html.escape(str(self.session.model_spec))}</p>"
+            f"<table cellspacing='4'>{rows}</table>",
         )
 
     def _show_bug(self, message: str, details: str) -> None:

@@ -76,3 +76,20 @@ def test_image_files_can_be_opened_directly(qtbot, make_window, photo_dir):
     assert window.session.model.rowCount() == 3
     # Given on the command line: sorted for this run, not remembered.
     assert window.session.settings.sources == ()
+
+
+def test_about_dialog_names_versions_model_and_qt(make_window, monkeypatch) -> None:
+    """Help > About shows the versions of PhotoSorter, torch and Qt, and the model."""
+    from PySide6.QtCore import qVersion
+    from PySide6.QtWidgets import QMessageBox
+
+    from photosorter import __version__
+
+    shown: dict[str, str] = {}
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.update(text=text))
+    window = make_window()
+    window.about()
+    text = shown["text"]
+    assert f"PhotoSorter {__version__}" in text
+    assert "torch" in text and qVersion() in text
+    assert str(window.session.model_spec) in text
