@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from photosorter import __version__
 from photosorter.core.categories import UNCATEGORIZED, CategorySet, load_categories
 from photosorter.core.errors import ConfigError, PhotoSorterError
 
@@ -136,18 +135,13 @@ def gui_main() -> int:
 
 
 def version_text() -> str:
-    """Versions of PhotoSorter and what it runs on (imports torch: slow, on demand only)."""
-    lines = [f"PhotoSorter {__version__}"]
+    """Versions of PhotoSorter and what it runs on (from package metadata: fast)."""
     from photosorter.core.engine import DEFAULT_MODEL
+    from photosorter.versions import component_versions
 
-    lines.append(f"default model: {DEFAULT_MODEL}")
-    for name in ("torch", "open_clip", "PySide6"):
-        try:
-            module = __import__(name)
-            lines.append(f"{name}: {getattr(module, '__version__', '?')}")
-        except ImportError:
-            lines.append(f"{name}: not installed")
-    lines.append(f"Python: {sys.version.split()[0]}")
+    versions = component_versions()
+    lines = [f"PhotoSorter {versions.pop('PhotoSorter')}", f"default model: {DEFAULT_MODEL}"]
+    lines += [f"{name}: {version}" for name, version in versions.items()]
     return "\n".join(lines)
 
 
