@@ -14,10 +14,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox
 
 from photosorter.core.autosort import new_since_last_run
 from photosorter.core.cache import Store
@@ -292,6 +294,8 @@ class Watching(QObject):
         session.run_finished.connect(self._on_run_finished)
         actions.finished.connect(self._on_operation_done)
         actions.will_write = self._ignore
+        # Asked before a folder is watched with "move": its photos will start moving.
+        self.confirm_move: Callable[[Path, Path], bool] = self._confirm_move_with_dialog
         self.sync()
 
     def state(self) -> WatchState:
@@ -306,8 +310,24 @@ class Watching(QObject):
             if dest is None:
                 return False
             self.session.update_settings(replace(settings, destination=dest), restart=False)
+            settings = self.session.settings
+        moving = watch and settings.action == "move" and settings.destination is not None
+        if moving and not self.confirm_move(path, settings.destination):
+            return False
         self.session.set_watch(path, watch)
         return True
+
+    def _confirm_move_with_dialog(self, folder: Path, destination: Path) -> bool:
+        answer = QMessageBox.question(
+            self.actions.window,
+            "Watch this folder?",
+            f"Photos in “{folder.name}”, those already there and every new one, will be "
+            f"moved into category folders in {destination}.\n\nEach batch can be undone "
+            "with Edit > Undo. Change the action (move, copy or tag) in Settings.",
+            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Ok,
+        )
+        return answer == QMessageBox.StandardButton.Ok
 
     def reset_count(self) -> None:
         """The user has seen the new photos: the badge goes."""

@@ -24,9 +24,16 @@ WAIT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
-def quick_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+def quick_watch(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     monkeypatch.setattr(watching, "SETTLE_S", 0.3)
     monkeypatch.setattr(watching, "RETRY_S", 0.3)
+    asked: list[Path] = []
+    monkeypatch.setattr(
+        watching.Watching,
+        "_confirm_move_with_dialog",
+        lambda self, folder, dest: asked.append(folder) or True,
+    )
+    return asked
 
 
 def real(path: Path) -> Path:
@@ -82,7 +89,17 @@ def check_sorted(dest: Path, written: dict[str, tuple[bytes, str]]) -> None:
     assert wrong <= len(written) // 20
 
 
-def test_new_photos_are_moved_once_and_counted(qtbot, make_window, tmp_path):
+def test_watching_with_move_asks_first_and_a_no_leaves_it_off(make_window, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    window = make_window(inbox)
+    configure(window, action="move", destination=tmp_path / "sorted")
+    window.watching.confirm_move = lambda folder, dest: False
+    assert not window.watching.set_watch(inbox, True)
+    assert window.session.settings.watched == []
+
+
+def test_new_photos_are_moved_once_and_counted(qtbot, make_window, tmp_path, quick_watch):
     inbox, dest = tmp_path / "inbox", tmp_path / "sorted"
     inbox.mkdir()
     window = make_window(inbox)
@@ -92,6 +109,7 @@ def test_new_photos_are_moved_once_and_counted(qtbot, make_window, tmp_path):
     assert not status.isVisible()
 
     click_eye(qtbot, window, inbox)
+    assert quick_watch == [inbox]  # asked before anything moves
     assert window.session.settings.watched == [inbox]  # saved, not just for this run
     assert window.sources_panel.row_of(inbox).data(WatchRole) is True
     assert status.isVisible() and status.label.text() == "Watching 1 folder"
