@@ -175,3 +175,25 @@ def test_offline_download_error_is_one_plain_sentence(tmp_path: Path, monkeypatc
     assert "could not be downloaded" in proc.stderr
     assert "local-dir:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_manual_overrides_win_including_uncategorized(tiny_spec: str, tmp_path: Path, capsys):
+    from photosorter.core.cache import Store
+    from photosorter.core.images import file_digest
+
+    folder = tmp_path / "photos"
+    ps = make_photoset(folder, n=6, bad_files=False)
+    store_path = tmp_path / "store.sqlite3"
+    cats = categories_file(tmp_path, {c: [c] for c in COLOURS})
+    first, second = list(ps.labels)[:2]
+    with Store(store_path) as store:
+        store.set_override([file_digest(first.read_bytes())], "Uncategorized")
+        store.set_override([file_digest(second.read_bytes())], "blue")
+    code, records, _ = run_sort(
+        capsys, str(folder), "--categories", str(cats), "--model", tiny_spec,
+        "--cache", str(store_path),
+    )  # fmt: skip
+    by_path = {Path(r["path"]): r for r in records}
+    assert code == 0
+    assert by_path[first]["category"] is None and by_path[first]["manual"] is True
+    assert by_path[second]["category"] == "blue" and by_path[second]["manual"] is True

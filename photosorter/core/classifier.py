@@ -17,7 +17,7 @@ from photosorter.core.categories import CategorySet
 from photosorter.core.engine import Engine, ScoringParams
 
 UNCATEGORIZED_INDEX = -1
-_CHUNK = 65536  # rows per matmul chunk: bounds memory at ~chunk x prompts floats
+_CHUNK = 16384  # rows per chunk: its (chunk x prompts) scores stay in the CPU cache
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,12 @@ def classify(
     threshold: float = 0.0,
     margin: float = 0.0,
 ) -> Assignments:
-    """Assign each row of `embeddings` (N, D), L2-normalised, to a category."""
+    """Assign each row of `embeddings` (N, D), L2-normalised, to a category.
+
+    Only the best and the runner-up probability are needed, so no full probability matrix
+    is kept: per cache-sized chunk, one matmul, an argmax and one exp pass (1M photos x 20
+    categories in a few hundred ms, no image touched).
+    """
     n = len(embeddings)
     index = np.full(n, UNCATEGORIZED_INDEX, dtype=np.int64)
     score = np.zeros(n, dtype=np.float32)
@@ -89,30 +94,33 @@ def classify(
     if n == 0 or matrix.size == 0:
         return Assignments(index, score, gap)
     k = matrix.size
-    # For each category, which prompt columns belong to it (for the max over prompts).
+    prompts_t = np.ascontiguousarray(matrix.prompts.T, dtype=np.float32)  # (D, P)
     single = len(matrix.owner) == k  # the common case: one prompt per category
+    columns = [np.flatnonzero(matrix.owner == c) for c in range(k)]
+    scale = np.float32(params.logit_scale)
     for start in range(0, n, _CHUNK):
-        sims = embeddings[start : start + _CHUNK] @ matrix.prompts.T  # (n, P)
-        if not single:
-            per_cat = np.full((len(sims), k), -np.inf, dtype=np.float32)
-            for c in range(k):
-                cols = matrix.owner == c
-                per_cat[:, c] = sims[:, cols].max(axis=1)
-            sims = per_cat
-        logits = sims * params.logit_scale
-        if params.is_sigmoid:
-            logits += params.logit_bias
-            probs = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            logits -= logits.max(axis=1, keepdims=True)
-            np.exp(logits, out=logits)
-            probs = logits / logits.sum(axis=1, keepdims=True)
-        best = probs.argmax(axis=1)
-        rows = np.arange(len(probs))
-        top = probs[rows, best]
-        second = np.partition(probs, k - 2, axis=1)[:, k - 2] if k > 1 else np.zeros_like(top)
-        sl = slice(start, start + len(probs))
-        index[sl], score[sl], gap[sl] = best, top, top - second
+        sims = np.asarray(embeddings[start : start + _CHUNK], dtype=np.float32) @ prompts_t
+        if not single:  # a category's similarity is the best of its prompts
+            sims = np.stack([sims[:, cols].max(axis=1) for cols in columns], axis=1)
+        rows = np.arange(len(sims))
+        best = sims.argmax(axis=1)
+        top = sims[rows, best]
+        sl = slice(start, start + len(sims))
+        if params.is_sigmoid:  # monotonic: the runner-up is the second-best similarity
+            sims[rows, best] = -np.inf
+            second = sims.max(axis=1) if k > 1 else np.full_like(top, -np.inf)
+            bias = np.float32(params.logit_bias)
+            p_top = 1.0 / (1.0 + np.exp(-(top * scale + bias)))
+            p_second = 1.0 / (1.0 + np.exp(-(second * scale + bias)))
+        else:  # softmax; exp(0) = 1 at the best column, so p_top = 1 / sum
+            sims -= top[:, None]
+            sims *= scale
+            np.exp(sims, out=sims)
+            total = sims.sum(axis=1)
+            sims[rows, best] = 0.0
+            p_top = 1.0 / total
+            p_second = sims.max(axis=1) / total if k > 1 else np.zeros_like(top)
+        index[sl], score[sl], gap[sl] = best, p_top, p_top - p_second
     weak = (score < threshold) | (gap < margin)
     index[weak] = UNCATEGORIZED_INDEX
     return Assignments(index, score, gap)

@@ -136,9 +136,19 @@ class ScoringParams:
 class Engine:
     """Owns one open_clip model. Thread-safe for one user at a time (a lock guards it)."""
 
-    def __init__(self, spec: ModelSpec | str, device: str | None = None) -> None:
+    def __init__(
+        self, spec: ModelSpec | str, device: str | None = None, backend: str = "auto"
+    ) -> None:
+        from photosorter.core.accel import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ModelError(f"Unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
         self.spec = ModelSpec.parse(spec) if isinstance(spec, str) else spec
         self.requested_device = device
+        self.requested_backend = backend
+        self.notices: list[str] = []  # plain-words news about the image encoder (fallbacks)
+        self.on_notice: Callable[[str], None] | None = None
+        self._encoder: Any = None
         self.device: str | None = None
         self.model_id = self.spec.model_id()
         self._model: Any = None
@@ -267,15 +277,51 @@ class Engine:
         self.load()
         return self._model
 
+    @property
+    def backend(self) -> str:
+        """The image encoder in use now (builds it: may export a model the first time)."""
+        with self._lock:
+            return self.image_encoder.name
+
+    @property
+    def image_encoder(self) -> Any:
+        """The self-checking accelerated image encoder (photosorter.core.accel)."""
+        with self._lock:
+            if self._encoder is None:
+                import torch
+
+                from photosorter.core.accel import ImageEncoder, cache_dir_for
+
+                model = self.torch_model
+                size = self.preprocess_spec.size
+                self._encoder = ImageEncoder(
+                    model,
+                    device=self.device or "cpu",
+                    choice=self.requested_backend,
+                    cache_dir=cache_dir_for(self.model_id, size),
+                    image_size=size,
+                    threads=torch.get_num_threads(),
+                    notify=self._notice,
+                )
+            return self._encoder
+
+    def plan_images(self, count: int) -> None:
+        """Announce a job of about `count` new photos: a large one pays for preparing a faster
+        image encoder once (an export, an int8 calibration), cached for every later job."""
+        with self._lock:
+            self.image_encoder.plan(count)
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        if self.on_notice is not None:
+            self.on_notice(text)
+
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 preprocessed pixels -> (N, D) L2-normalised float32."""
-        import torch
-
-        with self._lock, torch.inference_mode():
-            model = self.torch_model
-            pixels = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            feats = model.encode_image(pixels)
-            return _normalise(feats)
+        with self._lock:
+            feats = self.image_encoder.encode(np.ascontiguousarray(batch, dtype=np.float32))
+        norms = np.linalg.norm(feats, axis=1, keepdims=True)
+        return (feats / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Texts -> (N, D) L2-normalised float32 text embeddings."""

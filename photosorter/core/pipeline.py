@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.cache import Store
-from photosorter.core.categories import CategorySet
+from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.classifier import CategoryMatrix, classify
 from photosorter.core.engine import Engine, ScoringParams
 from photosorter.core.errors import PhotoSorterError
@@ -178,6 +178,7 @@ def index_photos(
 
     # 2. Read + hash + decode in a pool, encode in batches on this thread.
     spec = engine.preprocess_spec
+    engine.plan_images(len(todo))
     workers = workers or max(1, os.cpu_count() or 1)
     batch: list[_Prepared] = []
     n_pixels = 0
@@ -261,7 +262,9 @@ def assign(
         valid = set(names)
         for r, idx, score in zip(batch.ok, found.index, found.score, strict=True):
             manual = overrides.get(r.key)  # type: ignore[arg-type]
-            if manual is not None and manual in valid:
+            if manual == UNCATEGORIZED:  # the user said: none of these
+                out.append(Classified(r.path, r.key, None, 1.0, manual=True))
+            elif manual is not None and manual in valid:
                 out.append(Classified(r.path, r.key, manual, 1.0, manual=True))
             else:
                 name = names[idx] if idx >= 0 else None
