@@ -25,6 +25,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+BACKENDS: tuple[str, ...] = ("auto", "pytorch")  # what Settings offers; the CLI has more
 FILE_NAME = "settings.toml"
 
 
@@ -42,6 +43,7 @@ class Settings:
 
     model: str = DEFAULT_MODEL
     device: str = "auto"
+    backend: str = "auto"  # image encoder: "auto" (fastest that passes its check), "pytorch"...
     threshold: float = 0.0  # 0: use the categories file's threshold
     action: str = "move"
     destination: Path | None = None
@@ -78,6 +80,7 @@ class Settings:
         data.update(
             model=self.model,
             device=self.device,
+            backend=self.backend,
             threshold=self.threshold,
             action=self.action,
             watch_polling=self.watch_polling,
@@ -129,6 +132,11 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["device"] = device
     else:
         bad("device", device, f"one of {', '.join(DEVICES)}")
+    backend = data.get("backend", defaults.backend)
+    if backend in BACKENDS:
+        values["backend"] = backend
+    else:
+        bad("backend", backend, f"one of {', '.join(BACKENDS)}")
     threshold = data.get("threshold", defaults.threshold)
     if (
         isinstance(threshold, int | float)
@@ -158,8 +166,8 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         else:
             bad(key, value, "a path")
     values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
-    known = {"model", "device", "threshold", "action", "destination", "categories_file", "sources",
-             "watch_polling"}  # fmt: skip
+    known = {"model", "device", "backend", "threshold", "action", "destination",
+             "categories_file", "sources", "watch_polling"}  # fmt: skip
     extra = {k: v for k, v in data.items() if k not in known}
     return Settings(**values, extra=extra), warnings
 

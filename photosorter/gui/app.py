@@ -80,6 +80,7 @@ def build_window(args: argparse.Namespace) -> MainWindow:
         categories_path,
         model=getattr(args, "model", None),
         device=getattr(args, "device", None),
+        backend=getattr(args, "backend", None),
         extra_sources=[p for p in extra if p not in saved],
     )
     window = MainWindow(session)

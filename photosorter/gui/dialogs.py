@@ -152,6 +152,13 @@ class SettingsDialog(QDialog):
         for value, label in DEVICE_LABELS.items():
             self.device.addItem(label, value)
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.fast = QCheckBox("Use the fastest image encoder that passes its accuracy check")
+        self.fast.setChecked(settings.backend != "pytorch")
+        self.fast.setToolTip(
+            "OpenVINO int8 or bf16 on CPUs, fp16 on GPUs. Each is checked against plain "
+            "PyTorch on your own photos first and dropped if it disagrees. Untick to force "
+            "plain PyTorch."
+        )
         self.threshold = QSpinBox()
         self.threshold.setRange(0, 99)
         self.threshold.setSuffix(" %")
@@ -181,6 +188,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model:", model_row)
         form.addRow("", self.model_note)
         form.addRow("&Device:", self.device)
+        form.addRow("Speed:", self.fast)
         form.addRow("Minimum &confidence:", self.threshold)
         form.addRow("Default &action:", self.action)
         form.addRow("Destination folder:", dest_row)
@@ -224,6 +232,7 @@ class SettingsDialog(QDialog):
             self._settings,
             model=self.model.currentText().strip() or DEFAULT_MODEL,
             device=self.device.currentData(),
+            backend="auto" if self.fast.isChecked() else "pytorch",
             threshold=self.threshold.value() / 100,
             action=self.action.currentData(),
             destination=Path(destination) if destination else None,

@@ -119,6 +119,7 @@ class Session(QObject):
         *,
         model: str | None = None,
         device: str | None = None,
+        backend: str | None = None,
         extra_sources: Sequence[Path] = (),
         parent: QObject | None = None,
     ) -> None:
@@ -129,6 +130,7 @@ class Session(QObject):
         self.categories_path = categories_path
         self.model_spec = model or settings.model
         self.device = device or settings.device
+        self.backend = backend or settings.backend
         self.extra_sources = [Path(p) for p in extra_sources]
         self.batch_size = 32
         self.results = ResultSet()
@@ -142,6 +144,7 @@ class Session(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.scoring_failed.connect(self._on_scoring_failed)
+        self.worker.encoder_notice.connect(self._on_encoder_notice)
         self.thread = start_thread(self.worker, "photosorter-inference")
         self._generation = 0
         self._scoring_generation = 0
@@ -228,6 +231,7 @@ class Session(QObject):
             self.categories,
             self.model_spec,
             self.device,
+            self.backend,
             batch_size=self.batch_size,
         )
         self._cancel = request.cancel
@@ -293,6 +297,10 @@ class Session(QObject):
         if event.generation == self._generation:
             self._progress = event
             self._emit_busy()
+
+    @Slot(str)
+    def _on_encoder_notice(self, text: str) -> None:
+        self.notice.emit(Notice(text, level="info"))
 
     @Slot(JobStatus)
     def _on_status(self, event: JobStatus) -> None:
@@ -366,7 +374,9 @@ class Session(QObject):
             if not len(self.results):
                 return
         self.worker.request_matrix(
-            MatrixRequest(self._scoring_generation, categories, self.model_spec, self.device)
+            MatrixRequest(
+                self._scoring_generation, categories, self.model_spec, self.device, self.backend
+            )
         )
 
     def _save_categories(self) -> None:
@@ -423,8 +433,9 @@ class Session(QObject):
         self.settings_changed.emit()
         if not restart:
             return
-        if (settings.model, settings.device) != (old.model, old.device):
-            self.model_spec, self.device = settings.model, settings.device
+        engine = (settings.model, settings.device, settings.backend)
+        if engine != (old.model, old.device, old.backend):
+            self.model_spec, self.device, self.backend = engine
             self.start_run()
         elif settings.threshold != old.threshold and self.results.scoring is not None:
             self._apply_scoring(replace(self.results.scoring, threshold=settings.threshold))

@@ -49,6 +49,7 @@ class IndexRequest:
     categories: CategorySet
     model: str
     device: str | None
+    backend: str = "auto"
     batch_size: int = 32
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
 
@@ -61,6 +62,7 @@ class MatrixRequest:
     categories: CategorySet
     model: str
     device: str | None
+    backend: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class InferenceWorker(QObject):
     progress_changed = Signal(JobProgress)
     finished = Signal(JobFinished)
     failed = Signal(JobFailed)
+    encoder_notice = Signal(str)  # the fast image encoder fell back, and why (plain words)
     scoring_failed = Signal(JobFailed)
     _index_requested = Signal(IndexRequest)
     _matrix_requested = Signal()
@@ -166,11 +169,16 @@ class InferenceWorker(QObject):
             self._pending_matrix = request  # only the newest one matters
         self._matrix_requested.emit()
 
-    def _engine_for(self, model: str, device: str | None, generation: int) -> Engine:
+    def _engine_for(self, model: str, device: str | None, backend: str, generation: int) -> Engine:
         spec = ModelSpec.parse(model)
+        device = None if device == "auto" else device
         engine = self._engine
-        if engine is None or engine.spec != spec or engine.requested_device != device:
-            engine = _ReportingEngine(spec, None if device == "auto" else device)
+        if engine is None or (engine.spec, engine.requested_device, engine.requested_backend) != (
+            spec,
+            device,
+            backend,
+        ):
+            engine = _ReportingEngine(spec, device, backend=backend)
             self._engine = engine
 
         def report(text: str) -> None:
@@ -179,6 +187,7 @@ class InferenceWorker(QObject):
             self.status_changed.emit(JobStatus(generation, text))
 
         engine.on_status = report
+        engine.on_notice = self.encoder_notice.emit
         return engine
 
     @Slot()
@@ -192,7 +201,7 @@ class InferenceWorker(QObject):
             return
         gen = request.scoring_generation
         try:
-            engine = self._engine_for(request.model, request.device, gen)
+            engine = self._engine_for(request.model, request.device, request.backend, gen)
             matrix = build_matrix(engine, self._store, request.categories)
             params = scoring_params(engine, self._store)
         except Exception as exc:
@@ -226,7 +235,7 @@ class InferenceWorker(QObject):
         paths, problems = self._scan(request.roots, cancel)
         total, failed = len(paths) + len(problems), len(problems)
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
-        engine = self._engine_for(request.model, request.device, gen)
+        engine = self._engine_for(request.model, request.device, request.backend, gen)
         self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
         matrix = build_matrix(engine, self._store, request.categories)
         params = scoring_params(engine, self._store)

@@ -18,7 +18,8 @@ def test_defaults_when_missing():
 def test_round_trip(tmp_path):
     sources = (Source(tmp_path / "a"), Source(tmp_path / "b", watch=True))
     settings = Settings(
-        model="local-dir:/models/x", device="cpu", threshold=0.25, action="copy",
+        model="local-dir:/models/x", device="cpu", backend="pytorch", threshold=0.25,
+        action="copy",
         destination=tmp_path / "out", sources=sources, categories_file=tmp_path / "c.toml",
         watch_polling=True,
     )  # fmt: skip
@@ -33,7 +34,7 @@ def test_round_trip(tmp_path):
 def test_invalid_values_fall_back_with_warnings():
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text(
-        'model = ""\ndevice = "tpu"\nthreshold = 3\naction = "delete"\n'
+        'model = ""\ndevice = "tpu"\nbackend = "warp"\nthreshold = 3\naction = "delete"\n'
         'sources = [{path = "/x"}, {nope = 1}, "/y"]\nfuture_key = "kept"\n',
         encoding="utf-8",
     )
@@ -42,7 +43,8 @@ def test_invalid_values_fall_back_with_warnings():
         DEFAULT_MODEL, "auto", 0.0, "move",
     )  # fmt: skip
     assert [s.path for s in settings.sources] == [Path("/x"), Path("/y")]
-    assert len(warnings) == 5
+    assert settings.backend == "auto"
+    assert len(warnings) == 6
     save_settings(settings)
     assert 'future_key = "kept"' in settings_path().read_text(encoding="utf-8")
 

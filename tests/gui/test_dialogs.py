@@ -20,10 +20,13 @@ def test_settings_dialog_round_trip(qtbot, tmp_path):
     dialog.threshold.setValue(30)
     dialog.action.setCurrentIndex(dialog.action.findData("tag"))
     dialog.destination.setText("")
+    assert dialog.fast.isChecked()  # the accelerated encoder is the default
+    dialog.fast.setChecked(False)  # force plain PyTorch
     new = dialog.settings()
     assert (new.model, new.device, new.threshold, new.action, new.destination) == (
         "local-dir:/models/tiny", "cpu", 0.3, "tag", None,
     )  # fmt: skip
+    assert new.backend == "pytorch"
 
 
 def test_new_threshold_rescores_and_persists(qtbot, make_window, photo_dir):
