@@ -54,9 +54,15 @@ def test_watch_moves_300_arrivals_once_and_stops_cleanly_on_sigint(
         # Ready once it announces the watch on stderr.
         first = proc.stderr.readline()
         assert "Watching" in first, first
+        # Drain both pipes as we go: a full pipe would block the watcher's output.
         stderr_rest: list[str] = []
-        drain = threading.Thread(target=lambda: stderr_rest.extend(proc.stderr), daemon=True)
-        drain.start()
+        stdout_lines: list[str] = []
+        drains = [
+            threading.Thread(target=lambda: stderr_rest.extend(proc.stderr), daemon=True),
+            threading.Thread(target=lambda: stdout_lines.extend(proc.stdout), daemon=True),
+        ]
+        for drain in drains:
+            drain.start()
 
         def slow_copy(src: Path, dst: Path) -> None:
             data = src.read_bytes()
@@ -83,12 +89,17 @@ def test_watch_moves_300_arrivals_once_and_stops_cleanly_on_sigint(
             t.join()
         wait_until(lambda: len(list(out.rglob("*.jpg"))) >= 300, 180, "300 photos in OUT")
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        for drain in drains:
+            drain.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == 0, "".join(stderr_rest)
-    records = [json.loads(line) for line in stdout.splitlines()]
+    records = [json.loads(line) for line in stdout_lines]
     assert [r for r in records if r["error"]] == []  # nothing read half-written
     placed = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in out.rglob("*.jpg")}
     assert len(list(out.rglob("*.jpg"))) == 300

@@ -87,6 +87,7 @@ class AutoSorter:
             polling=polling,
             ignore=(lambda p: p.is_relative_to(dest)) if dest else None,
         )
+        self._moved_away: set[Path] = set()
         self._matrix: CategoryMatrix | None = None
         self._params: ScoringParams | None = None
 
@@ -112,6 +113,11 @@ class AutoSorter:
         for target in own_writes(event.plan):  # our own writes must never come back as new
             self.watcher.ignore_path(target)
         event.report = apply_plan(event.plan, self.store, cancel=cancel)
+        if self.action == "move":  # their removal events are ours, not news
+            for outcome in event.report.outcomes:
+                if outcome.status == "ok":
+                    self._moved_away.add(outcome.source)
+                    self._moved_away.update(was for was, _now in outcome.companions)
         return event
 
     def run(self, cancel: CancelToken, poll_s: float = 0.5) -> Iterator[AutoSortEvent]:
@@ -128,7 +134,9 @@ class AutoSorter:
                 if not batch:
                     continue
                 event = self.process(batch.added, cancel)
-                event.removed, event.problems = batch.removed, batch.problems
+                event.problems = batch.problems
+                event.removed = [p for p in batch.removed if p not in self._moved_away]
+                self._moved_away.difference_update(batch.removed)
                 yield event
         finally:
             self.watcher.stop()

@@ -102,6 +102,7 @@ def test_catch_up_then_new_arrivals_are_moved_exactly_once(engine, tmp_path: Pat
     assert leftovers == []
     errors = [o for e in events if e.report for o in e.report.errors]
     assert errors == []
+    assert [p for e in events for p in e.removed] == []  # our own moves are not "removed" news
 
 
 def test_copy_catch_up_skips_what_the_cache_already_saw(engine, tmp_path: Path) -> None:
