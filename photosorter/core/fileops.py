@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -30,7 +30,13 @@ from photosorter.core.journal import (  # noqa: F401 - undo/recovery are part of
     undo_last,
 )
 from photosorter.core.safeio import read_sidecar
-from photosorter.core.xmp import Keywords, merge_keywords, sidecar_path
+from photosorter.core.xmp import (
+    Keywords,
+    merge_keywords,
+    remove_keywords,
+    sidecar_path,
+    stale_categories,
+)
 
 Action = Literal["move", "copy", "tag"]
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
@@ -410,15 +416,23 @@ def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
     if not os.path.lexists(step.source):
         raise FileOpError(f"the photo vanished before it could be tagged: {step.source}")
     old = read_sidecar(sidecar)
+    removed = Keywords()
     try:
-        new, added = merge_keywords(old, Keywords.for_category(step.category))
+        current = old
+        if old is not None:  # re-tagged: PhotoSorter's earlier category gives way
+            stale = stale_categories(old, keep=step.category)
+            ours = journal.keywords_added(sidecar)  # a flat keyword may be the user's own
+            stale = replace(stale, subject=tuple(k for k in stale.subject if k in ours))
+            if stale:
+                current, removed = remove_keywords(old, stale)
+        new, added = merge_keywords(current, Keywords.for_category(step.category))
     except PhotoSorterError as exc:
         raise FileOpError(f"{sidecar}: {exc}; left as it is") from None
-    if added:
+    if added or removed:
         before = None if old is None else safeio.bytes_hash(old)
-        safeio.write_sidecar(journal, op, step.source, sidecar, new, before,
-                         info={"added": added.to_json()})  # fmt: skip
-        message = ""
+        info = {"added": added.to_json(), "removed": removed.to_json()}
+        safeio.write_sidecar(journal, op, step.source, sidecar, new, before, info=info)
+        message = f"replaces {', '.join(removed.subject)}" if removed.subject else ""
     else:
         message = "keywords already present"
     return Outcome(step.source, step.category, "ok", keywords=step.keywords, message=message,

@@ -21,7 +21,7 @@ from photosorter.core import safeio
 from photosorter.core.cache import Store
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.safeio import read_sidecar
-from photosorter.core.xmp import Keywords, XmpError, remove_keywords
+from photosorter.core.xmp import Keywords, XmpError, merge_keywords, remove_keywords
 
 _ACTIVE: set[tuple[str, int]] = set()  # (store path, op id) being applied in this process
 KEEP_OPERATIONS = 200  # older finished operations are forgotten (no longer undoable)
@@ -141,6 +141,16 @@ class Journal:
             f"SELECT {_STEP_COLS} FROM file_op_steps WHERE op = ? ORDER BY id", (op,)
         )
         return [_step(r) for r in rows]
+
+    def keywords_added(self, sidecar: Path) -> set[str]:
+        """Flat keywords PhotoSorter itself added to `sidecar` (and has not taken back)."""
+        rows = self.store.conn.execute(
+            "SELECT data FROM file_op_steps WHERE kind = 'sidecar' AND dest = ? AND state = 'done'",
+            (str(sidecar),),
+        )
+        return {kw for (data,) in rows for kw in json.loads(data or "{}").get("added", {}).get(
+            "subject", ()
+        )}  # fmt: skip
 
     def interrupted(self) -> list[OpRow]:
         """Operations left `running` by a process that is gone (oldest first)."""
@@ -285,8 +295,12 @@ def _undo_tag(journal: Journal, op: int, row: StepRow) -> UndoItem:
     if row.data.get("before") is None and digest == row.hash:
         safeio.delete_copy(journal, op, sidecar, digest, undoes=row.id)
         return UndoItem(sidecar, None, True, "sidecar removed")
+    replaced = Keywords.from_json(row.data.get("removed", {}))
     try:
         new, removed = remove_keywords(current, Keywords.from_json(row.data.get("added", {})))
+        if replaced:  # the earlier category this tag replaced comes back
+            new, restored = merge_keywords(new, replaced)
+            removed = removed if removed else restored
     except XmpError as exc:
         return UndoItem(sidecar, None, False, f"{sidecar}: {exc}; left as it is")
     if not removed:

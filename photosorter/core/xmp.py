@@ -77,6 +77,26 @@ def read_keywords(data: bytes) -> Keywords:
     return Keywords(**{f: tuple(_values(doc.root, f)) for f in _PROPS})
 
 
+def stale_categories(data: bytes, keep: str) -> Keywords:
+    """Keywords of the categories PhotoSorter tagged before, other than `keep`.
+
+    A category is PhotoSorter's when its `PhotoSorter|<category>` hierarchical entry is
+    there; its flat keyword and digiKam tag go with it. The user's own keywords never do.
+    """
+    found = read_keywords(data)
+    prefix = f"{ROOT_TAG}|"
+    old = [h[len(prefix) :] for h in found.hierarchical if h.startswith(prefix)]
+    old = [c for c in old if c != keep and "|" not in c]
+    if not old:
+        return Keywords()
+    mine = [Keywords.for_category(c) for c in old]
+    return Keywords(
+        tuple(k.subject[0] for k in mine if k.subject[0] in found.subject),
+        tuple(k.hierarchical[0] for k in mine),
+        tuple(k.tags[0] for k in mine if k.tags[0] in found.tags),
+    )
+
+
 def merge_keywords(data: bytes | None, add: Keywords) -> tuple[bytes, Keywords]:
     """Add keywords to a packet (None: a new one); returns new bytes and what was new."""
     doc = _parse(data) if data is not None else _new_document()

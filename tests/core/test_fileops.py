@@ -330,6 +330,31 @@ def test_tag_merges_and_undo_removes_only_ours(
     assert found["hierarchical"] == [] and found["rating"] == ["4"]
 
 
+def test_retag_replaces_our_earlier_category_and_undo_restores_it(
+    tmp_path: Path, store: Store, exiftool_keywords
+) -> None:
+    from tests.core.test_xmp import USER_SIDECAR
+
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    photo(a)
+    photo(b)
+    (tmp_path / "b.jpg.xmp").write_bytes(USER_SIDECAR)  # the user's own "holiday" keyword
+    apply_plan(plan_operation([(a, "Red"), (b, "holiday")], "tag", None), store)
+    # The user fixes a mistake by dragging, then writes tags again.
+    report = apply_plan(plan_operation([(a, "Blue"), (b, "beach")], "tag", None), store)
+    assert report.outcomes[0].message == "replaces Red"
+    found = exiftool_keywords(tmp_path / "a.jpg.xmp")
+    assert (found["subject"], found["hierarchical"]) == (["Blue"], ["PhotoSorter|Blue"])
+    assert found["tags"] == ["PhotoSorter/Blue"]
+    found = exiftool_keywords(tmp_path / "b.jpg.xmp")
+    assert found["subject"] == ["holiday", "grandma", "beach"]  # the user's stay
+    assert found["hierarchical"] == ["PhotoSorter|beach"]
+    undo = undo_last(store)
+    assert not undo.not_reverted
+    found = exiftool_keywords(tmp_path / "a.jpg.xmp")
+    assert (found["subject"], found["hierarchical"]) == (["Red"], ["PhotoSorter|Red"])
+
+
 @pytest.mark.parametrize("name", ["bomb", "malformed"])
 def test_bad_sidecar_is_reported_and_left_alone(tmp_path: Path, store: Store, name: str) -> None:
     from tests.core.test_xmp import BOMB
