@@ -127,16 +127,12 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["model"] = model.strip()
     else:
         bad("model", model, "a model name")
-    device = data.get("device", defaults.device)
-    if device in DEVICES:
-        values["device"] = device
-    else:
-        bad("device", device, f"one of {', '.join(DEVICES)}")
-    backend = data.get("backend", defaults.backend)
-    if backend in BACKENDS:
-        values["backend"] = backend
-    else:
-        bad("backend", backend, f"one of {', '.join(BACKENDS)}")
+    for key, allowed in (("device", DEVICES), ("backend", BACKENDS), ("action", ACTIONS)):
+        choice = data.get(key, getattr(defaults, key))
+        if choice in allowed:
+            values[key] = choice
+        else:
+            bad(key, choice, f"one of {', '.join(allowed)}")
     threshold = data.get("threshold", defaults.threshold)
     if (
         isinstance(threshold, int | float)
@@ -147,11 +143,6 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["threshold"] = float(threshold)
     else:
         bad("threshold", threshold, "a number from 0 to 1")
-    action = data.get("action", defaults.action)
-    if action in ACTIONS:
-        values["action"] = action
-    else:
-        bad("action", action, f"one of {', '.join(ACTIONS)}")
     polling = data.get("watch_polling", defaults.watch_polling)
     if isinstance(polling, bool):
         values["watch_polling"] = polling

@@ -278,16 +278,7 @@ class FolderWatcher:
         if observer.is_alive() and all(e.is_alive() for e in observer.emitters):
             return
         batch.problems.append("Watching stopped unexpectedly; restarted and caught up.")
-        self.stop()
-        try:
-            self.start()
-        except WatchError as exc:
-            batch.problems.append(str(exc))
-            return
-        for root in self.roots:
-            if root.is_dir():
-                for found in scan([root]):
-                    self._touch(found, closed=False)
+        self._restart([r for r in self.roots if r.is_dir()], batch)
 
     def _check_roots(self, batch: WatchBatch) -> None:
         for root in self.roots:
@@ -300,12 +291,12 @@ class FolderWatcher:
             elif exists and root in self._missing_roots:
                 self._missing_roots.discard(root)
                 batch.problems.append(f"Watched folder {root} is back; watching it again.")
-                self._rewatch(root, batch)
+                self._restart([root], batch)  # the old inotify watch died with it
         if not self._missing_roots:  # a removed root's watch dies by design
             self._check_observer(batch)
 
-    def _rewatch(self, root: Path, batch: WatchBatch) -> None:
-        """A root came back: a fresh observer (the old inotify watch died with it)."""
+    def _restart(self, rescan: list[Path], batch: WatchBatch) -> None:
+        """A fresh observer, then catch up on what arrived in `rescan` meanwhile."""
         if self._observer is not None:
             self.stop()
             try:
@@ -313,7 +304,7 @@ class FolderWatcher:
             except WatchError as exc:
                 batch.problems.append(str(exc))
                 return
-        for found in scan([root]):
+        for found in scan(rescan):
             self._touch(found, closed=False)
 
     @property
