@@ -175,6 +175,8 @@ class Engine:
             self.device = pick_device(self.requested_device)
             if self.device == "cpu":
                 torch.set_num_threads(max(1, os.cpu_count() or 1))
+            if status and self.spec.kind != "local-dir":
+                self._prefetch(status)
             if status:
                 status(f"Loading model {self.spec}…")
             try:
@@ -203,6 +205,21 @@ class Engine:
                 logit_scale=float(model.logit_scale.exp().item()),
                 logit_bias=float(bias.item()) if bias is not None else None,
             )
+
+    def _prefetch(self, status: Callable[[str], None]) -> None:
+        """Download the weights with progress in MB (a no-op when they are cached)."""
+        from photosorter.core.download import prefetch_weights
+
+        last = [-1]
+
+        def report(done: int, total: int | None) -> None:
+            mb = done >> 20
+            if mb != last[0]:
+                last[0] = mb
+                of = f" of {total >> 20}" if total else ""
+                status(f"Downloading model {self.spec}: {mb}{of} MB…")
+
+        prefetch_weights(self.spec.kind, self.spec.name, self.spec.tag, report)
 
     def _validate(self) -> None:
         spec = self.spec
