@@ -19,6 +19,7 @@ from photosorter.core.categories import CategorySet
 from photosorter.core.classifier import CategoryMatrix, build_matrix
 from photosorter.core.engine import Engine, ScoringParams
 from photosorter.core.fileops import Action, OpReport, Plan, apply_plan, plan_operation
+from photosorter.core.journal import Journal
 from photosorter.core.pipeline import CancelToken, Classified, assign, index_photos, scoring_params
 from photosorter.core.watcher import FolderWatcher
 
@@ -36,10 +37,11 @@ class AutoSortEvent:
 
 
 def new_since_last_run(store: Store, paths: Sequence[Path], action: str | None) -> list[Path]:
-    """The catch-up rule: for move, every photo still there; else those the cache has not
-    seen as they are now (new or changed while PhotoSorter was not running)."""
-    if action == "move":
+    """The catch-up rule: for move, every photo still there; for copy and tag, those not
+    copied or tagged yet (the journal says), or changed since PhotoSorter last saw them."""
+    if action not in ("copy", "tag"):
         return list(paths)
+    done = Journal(store).handled(action)
     known = store.lookup_files([str(p) for p in paths])
     fresh = []
     for path in paths:
@@ -48,7 +50,8 @@ def new_since_last_run(store: Store, paths: Sequence[Path], action: str | None) 
             st = path.stat()
         except OSError:
             continue
-        if entry is None or entry[:2] != (st.st_size, st.st_mtime_ns):
+        changed = entry is None or entry[:2] != (st.st_size, st.st_mtime_ns)
+        if changed or str(path) not in done:
             fresh.append(path)
     return fresh
 

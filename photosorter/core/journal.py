@@ -142,6 +142,16 @@ class Journal:
         )
         return [_step(r) for r in rows]
 
+    def handled(self, action: str) -> set[str]:
+        """Source paths a `copy` or `tag` operation has already done (and not undone)."""
+        kind = "sidecar" if action == "tag" else action
+        rows = self.store.conn.execute(
+            "SELECT DISTINCT s.source FROM file_op_steps s JOIN file_ops o ON o.id = s.op "
+            "WHERE s.kind = ? AND s.state = 'done' AND o.action = ? AND o.state = 'applied'",
+            (kind, action),
+        )
+        return {source for (source,) in rows}
+
     def keywords_added(self, sidecar: Path) -> set[str]:
         """Flat keywords PhotoSorter itself added to `sidecar` (and has not taken back)."""
         rows = self.store.conn.execute(

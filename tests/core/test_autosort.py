@@ -121,6 +121,19 @@ def test_copy_catch_up_skips_what_the_cache_already_saw(engine, tmp_path: Path) 
     assert len(list(dest.rglob("*.jpg"))) == 2
 
 
+def test_copy_catch_up_includes_photos_only_viewed_before(engine, tmp_path: Path) -> None:
+    """Sorted in the app (so the cache knows them) but never copied: watching copies them."""
+    inbox, dest = tmp_path / "inbox", tmp_path / "copies"
+    write_photo(inbox / "seen.jpg", "green", 5)
+    with Store(tmp_path / "store.sqlite3") as store:
+        viewer = AutoSorter([inbox], engine, store, COLOUR_CATS, None)
+        assert [c.category for c in viewer.process([inbox / "seen.jpg"]).classified] == ["green"]
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "copy", dest, settle_s=0.3)
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 1)
+    assert [o.source.name for o in moved(events)] == ["seen.jpg"]
+    assert (dest / "green" / "seen.jpg").is_file()
+
+
 def test_vanished_and_bad_files_are_reported_and_skipped(engine, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
