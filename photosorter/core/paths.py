@@ -11,7 +11,7 @@ APP = "photosorter"
 
 
 def cache_dir() -> Path:
-    """Embedding cache and thumbnails. `PHOTOSORTER_CACHE_DIR` overrides."""
+    """Thumbnails and the benchmark's inputs. `PHOTOSORTER_CACHE_DIR` overrides."""
     return Path(os.environ.get("PHOTOSORTER_CACHE_DIR") or platformdirs.user_cache_dir(APP))
 
 
@@ -21,10 +21,14 @@ def config_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """Exported/quantised models and other generated data. `PHOTOSORTER_DATA_DIR` overrides."""
+    """The store and exported/quantised models. `PHOTOSORTER_DATA_DIR` overrides."""
     return Path(os.environ.get("PHOTOSORTER_DATA_DIR") or platformdirs.user_data_dir(APP))
 
 
 def default_store_path() -> Path:
-    """The SQLite store: embeddings, overrides and the file-operation journal."""
-    return cache_dir() / "photosorter.sqlite3"
+    """The SQLite store: embeddings, overrides and the file-operation journal.
+
+    In the data dir, not the cache dir: manual overrides and the undo journal are the
+    user's data, and system cache cleaners must not take them.
+    """
+    return data_dir() / "photosorter.sqlite3"
