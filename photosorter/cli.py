@@ -192,8 +192,7 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, st
     from photosorter.core.pipeline import (
         CancelToken,
         Classified,
-        assign,
-        index_photos,
+        classify_photos,
         scoring_params,
     )
     from photosorter.core.scanner import check_roots, scan
@@ -214,9 +213,9 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, st
         for item in scan_errors:
             _emit_json(out, item)
     cancel = CancelToken()
-    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=args.batch_size):
-        overrides = store.overrides([r.key for r in batch.ok])
-        placed = assign(batch, matrix, params, categories, overrides)
+    for batch, placed in classify_photos(
+        paths, engine, store, categories, matrix, params, cancel=cancel, batch_size=args.batch_size
+    ):
         results.extend(placed)
         if stream:
             for item in placed:

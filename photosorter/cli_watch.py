@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from photosorter.cli import _emit_json
 from photosorter.cli_actions import cancel_on_sigint, default_dest
 from photosorter.core.autosort import AutoSorter, AutoSortEvent
 from photosorter.core.pipeline import CancelToken
@@ -76,17 +76,12 @@ def _print_event(event: AutoSortEvent, as_json: bool, out: TextIO, err: TextIO) 
         outcome = outcomes.get(item.path)
         error = item.error or (outcome.message if outcome and outcome.status == "error" else None)
         if as_json:
-            record: dict[str, object] = {
-                "path": str(item.path),
-                "category": item.category,
-                "score": round(item.score, 4),
-                "error": error,
-            }
+            extra: dict[str, object] = {"error": error}
             if outcome is not None and outcome.dest is not None:
-                record["dest"] = str(outcome.dest)
+                extra["dest"] = str(outcome.dest)
             if outcome is not None and outcome.keywords:
-                record["keywords"] = list(outcome.keywords)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                extra["keywords"] = list(outcome.keywords)
+            _emit_json(out, item, **extra)
         elif error:
             print(f"error: {item.path}: {error}", file=err)
         elif outcome is not None:

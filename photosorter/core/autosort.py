@@ -20,7 +20,7 @@ from photosorter.core.classifier import CategoryMatrix, build_matrix
 from photosorter.core.engine import Engine, ScoringParams
 from photosorter.core.fileops import Action, OpReport, Plan, apply_plan, plan_operation
 from photosorter.core.journal import Journal
-from photosorter.core.pipeline import CancelToken, Classified, assign, index_photos, scoring_params
+from photosorter.core.pipeline import CancelToken, Classified, classify_photos, scoring_params
 from photosorter.core.watcher import FolderWatcher
 
 
@@ -106,9 +106,11 @@ class AutoSorter:
         if not paths:
             return event
         matrix, params = self._scoring()
-        for batch in index_photos(list(paths), self.engine, self.store, cancel=cancel):
-            overrides = self.store.overrides([r.key for r in batch.ok if r.key])
-            event.classified += assign(batch, matrix, params, self.categories, overrides)
+        found = classify_photos(
+            list(paths), self.engine, self.store, self.categories, matrix, params, cancel=cancel
+        )
+        for _batch, placed in found:
+            event.classified += placed
         if self.action is None or (cancel and cancel.is_set()):
             return event
         items = [(c.path, c.category) for c in event.classified if c.category and not c.error]

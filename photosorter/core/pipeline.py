@@ -246,6 +246,23 @@ class Classified:
     manual: bool = False  # the user put it there by hand (an override)
 
 
+def classify_photos(
+    paths: Sequence[Path],
+    engine: Engine,
+    store: Store,
+    categories: CategorySet,
+    matrix: CategoryMatrix,
+    params: ScoringParams,
+    *,
+    cancel: CancelToken | None = None,
+    batch_size: int = 32,
+) -> Iterator[tuple[IndexBatch, list[Classified]]]:
+    """index_photos, then each batch placed with the store's manual overrides applied."""
+    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=batch_size):
+        overrides = store.overrides([r.key for r in batch.ok if r.key])
+        yield batch, assign(batch, matrix, params, categories, overrides)
+
+
 def assign(
     batch: IndexBatch,
     matrix: CategoryMatrix,
