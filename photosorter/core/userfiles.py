@@ -1,0 +1,72 @@
+"""Opening files PhotoSorter did not create: regular files only, and never blocking.
+
+A FIFO, a device or a socket named `x.jpg` or `x.jpg.xmp` must never hang a sort, a tag
+or a recovery: `open_regular` opens with O_NONBLOCK (so a FIFO without a writer returns at
+once), checks with fstat that the descriptor is a regular file, and only then hands out a
+file object. Every read of a photo, sidecar or companion goes through it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class NotRegularFileError(OSError):
+    """The path names something other than a regular file; nothing was read from it."""
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> BinaryIO:
+    """Open `path` for binary reading if it is a regular file; NotRegularFileError if not.
+
+    Never blocks on a FIFO or device. `follow_symlinks=False` refuses a symlink itself
+    (ELOOP from O_NOFOLLOW surfaces as NotRegularFileError).
+    """
+    flags = os.O_RDONLY | _NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow_symlinks and exc.errno == errno.ELOOP:
+            raise NotRegularFileError(
+                errno.ELOOP, "is a symbolic link; left as it is", os.fspath(path)
+            ) from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            why = f"is {_kind(mode)}, not a file"
+            raise NotRegularFileError(errno.EINVAL, why, os.fspath(path))
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def regular_size(path: str | os.PathLike[str]) -> int:
+    """The size of the regular file at `path` (lstat-free: symlinks followed); else raises."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise NotRegularFileError(
+            errno.EINVAL, f"is {_kind(st.st_mode)}, not a file", os.fspath(Path(path))
+        )
+    return st.st_size
