@@ -61,7 +61,7 @@ HIDDEN_IMPORTS = [
 
 # Big and unused at run time (checked: sort and the GUI run with these unimportable). triton is
 # torch.compile's GPU compiler (~0.9 GB); torch runs without it. openvino/nncf (the
-# accelerated CPU backend of photosorter.core.accel) stay out by default (nncf brings scipy
+# accelerated CPU backend of photosorter.core.model.accel) stay out by default (nncf brings scipy
 # and scikit-learn): PHOTOSORTER_BUNDLE_OPENVINO=1 keeps them; without them accel runs PyTorch.
 EXCLUDES = [
     "tkinter",

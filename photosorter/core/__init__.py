@@ -1,5 +1,6 @@
-"""Qt-free domain logic: models, categories, scanning, cache, pipeline, file operations.
+"""Qt-free domain logic, by concern: model/, library/, files/, watch/, and the modules every
+part shares (categories, settings, paths, errors, userfiles).
 
 Nothing in this package imports PySide6, and torch/open_clip are imported lazily inside
-`engine` so that `import photosorter.core.<anything>` stays cheap.
+`model.engine` so that `import photosorter.core.<anything>` stays cheap.
 """

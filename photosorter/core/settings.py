@@ -16,7 +16,7 @@ from typing import Any
 import tomli_w
 
 from photosorter.core import paths
-from photosorter.core.engine import DEFAULT_MODEL
+from photosorter.core.model.engine import DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -20,10 +20,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from photosorter.core.cache import Store
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.fileops import recover_interrupted
-from photosorter.core.scanner import check_roots
+from photosorter.core.files.fileops import recover_interrupted
+from photosorter.core.library.cache import Store
+from photosorter.core.library.scanner import check_roots
 from photosorter.core.settings import load_settings
 from photosorter.gui.main_window import MainWindow
 from photosorter.gui.session import Notice, Session, load_initial_categories

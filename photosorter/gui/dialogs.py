@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from photosorter.core.categories import UNCATEGORIZED, Category
-from photosorter.core.engine import DEFAULT_MODEL, LOCAL_PREFIX
+from photosorter.core.model.engine import DEFAULT_MODEL, LOCAL_PREFIX
 from photosorter.core.settings import Settings
 
 ACTION_LABELS = {"move": "Move to category folders", "copy": "Copy to category folders",

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from photosorter import __version__
 from photosorter.core import paths
 from photosorter.core.categories import CategorySet
-from photosorter.core.images import is_supported
+from photosorter.core.library.images import is_supported
 from photosorter.gui import icons
 from photosorter.gui.category_panel import CategoryPanel, CategorySelected, PhotosDropped
 from photosorter.gui.dialogs import SettingsDialog

@@ -14,11 +14,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from photosorter.core import fileops
-from photosorter.core.autosort import own_writes
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.journal import undo_targets
-from photosorter.core.pipeline import CancelToken
+from photosorter.core.files import fileops
+from photosorter.core.files.journal import undo_targets
+from photosorter.core.library.pipeline import CancelToken
+from photosorter.core.watch.autosort import own_writes
 from photosorter.gui.dialogs import PlanDialog
 from photosorter.gui.session import BusyState, Notice, Problem, Session
 from photosorter.gui.workers import (

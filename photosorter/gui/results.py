@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
-from photosorter.core.classifier import CategoryMatrix, classify
-from photosorter.core.engine import ScoringParams
-from photosorter.core.pipeline import IndexBatch
+from photosorter.core.library.pipeline import IndexBatch
+from photosorter.core.model.classifier import CategoryMatrix, classify
+from photosorter.core.model.engine import ScoringParams
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 
 from photosorter.core import paths
-from photosorter.core.cache import Store
 from photosorter.core.categories import (
     UNCATEGORIZED,
     CategorySet,
@@ -25,7 +24,8 @@ from photosorter.core.categories import (
     parse_categories,
 )
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.pipeline import CancelToken
+from photosorter.core.library.cache import Store
+from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.settings import Settings, save_settings
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import PhotoModel

@@ -19,7 +19,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from photosorter.core import paths
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.images import thumbnail
+from photosorter.core.library.images import thumbnail
 
 log = logging.getLogger(__name__)
 

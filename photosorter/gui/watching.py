@@ -21,10 +21,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from photosorter.core.autosort import new_since_last_run
-from photosorter.core.cache import Store
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.watcher import FolderWatcher, WatchError
+from photosorter.core.library.cache import Store
+from photosorter.core.watch.autosort import new_since_last_run
+from photosorter.core.watch.watcher import FolderWatcher, WatchError
 from photosorter.gui.operations import FileActions, OperationDone
 from photosorter.gui.session import Notice, Problem, Session
 from photosorter.gui.workers import JobFinished, start_thread

@@ -20,12 +20,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from photosorter.core.cache import Store
 from photosorter.core.categories import CategorySet
-from photosorter.core.classifier import CategoryMatrix, build_matrix
-from photosorter.core.engine import Engine, ModelSpec, ScoringParams
 from photosorter.core.errors import ModelDownloadError, PhotoSorterError
-from photosorter.core.pipeline import (
+from photosorter.core.library.cache import Store
+from photosorter.core.library.pipeline import (
     CancelToken,
     IndexBatch,
     PhotoResult,
@@ -33,7 +31,9 @@ from photosorter.core.pipeline import (
     index_photos,
     scoring_params,
 )
-from photosorter.core.scanner import check_roots, scan
+from photosorter.core.library.scanner import check_roots, scan
+from photosorter.core.model.classifier import CategoryMatrix, build_matrix
+from photosorter.core.model.engine import Engine, ModelSpec, ScoringParams
 
 log = logging.getLogger(__name__)
 

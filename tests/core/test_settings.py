@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photosorter.core.engine import DEFAULT_MODEL
+from photosorter.core.model.engine import DEFAULT_MODEL
 from photosorter.core.settings import Settings, Source, load_settings, save_settings, settings_path
 
 

@@ -6,8 +6,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from photosorter.core.cache import Store
 from photosorter.core.categories import UNCATEGORIZED, Category
+from photosorter.core.library.cache import Store
 from photosorter.gui.category_panel import CategoriesEdited, NameRole
 from photosorter.gui.photo_model import KeyRole, ManualRole, PathRole, keys_from_mime
 from tests.gui.conftest import start_and_wait

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
-from photosorter.core.classifier import CategoryMatrix
-from photosorter.core.engine import ScoringParams
-from photosorter.core.pipeline import IndexBatch, PhotoResult, Progress
+from photosorter.core.library.pipeline import IndexBatch, PhotoResult, Progress
+from photosorter.core.model.classifier import CategoryMatrix
+from photosorter.core.model.engine import ScoringParams
 from photosorter.gui.photo_model import PhotoModel, SortMode
 from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix
 

@@ -1,0 +1,413 @@
+"""`photosorter bench`: how fast PhotoSorter indexes and re-sorts on this machine.
+
+It makes its own photos (camera-sized JPEGs with texture, not flat colour) and its own model
+(a randomly initialised ViT-B-32, the same compute as the real one, saved as a `local-dir:`
+folder so the real loading path runs), then measures, in one run: model-only throughput per
+backend, decode cost, the full pipeline against its bound, a naive baseline, re-scoring,
+the embedding-cache load, text encoding, window start-up and peak memory. Every timing has
+a warm-up and is the median of several repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photosorter.bench.probes import gui_start, peak_rss, stall_probe
+
+FULL = {"photos": 64, "width": 4000, "height": 3000, "arch": "ViT-B-32", "reps": 5}
+QUICK = {"photos": 12, "width": 640, "height": 480, "arch": "tiny", "reps": 2}
+TINY_CFG: dict = {  # --quick: a small ViT so a CI smoke run takes seconds
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 128, "layers": 2, "head_width": 32},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
+}
+
+
+@dataclass
+class Config:
+    photos: int
+    width: int
+    height: int
+    arch: str
+    reps: int
+    batch_size: int
+    workdir: Path
+    rescore_n: tuple[int, ...]
+    quick: bool
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `photosorter bench`."""
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
+    p.add_argument("--json", action="store_true", help="print JSON only (no table)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON here")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the generated photos and model are kept and reused "
+        "(default: bench/ in the cache folder)",
+    )
+    p.add_argument("--photos", type=_positive, help="number of generated photos")
+    p.add_argument("--reps", type=_positive, help="timed repetitions per figure (median)")
+    p.add_argument("--batch-size", type=_positive, default=32, help="pipeline batch size")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `photosorter bench`; prints a table (and/or JSON)."""
+    base = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="photosorter-bench-") as tmp:
+        cfg = Config(
+            photos=args.photos or base["photos"],
+            width=base["width"],
+            height=base["height"],
+            arch=base["arch"],
+            reps=args.reps or base["reps"],
+            batch_size=args.batch_size,
+            workdir=args.workdir or _default_workdir(args.quick),
+            rescore_n=(10_000, 100_000) if args.quick else (100_000, 1_000_000),
+            quick=args.quick,
+        )
+        # Exports and verdicts go to a fresh data dir: the first-run cost is measured too.
+        os.environ["PHOTOSORTER_DATA_DIR"] = str(Path(tmp) / "data")
+        report = measure(cfg, log=None if args.json else _stderr)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        print(text)
+    else:
+        print(format_table(report))
+    return 0
+
+
+def _default_workdir(quick: bool) -> Path:
+    """Generated photos and model are kept here and reused by the next run (delete at will)."""
+    from photosorter.core.paths import cache_dir
+
+    return cache_dir() / ("bench-quick" if quick else "bench")
+
+
+def _stderr(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# -- inputs ----------------------------------------------------------------------------
+def make_photos(folder: Path, n: int, width: int, height: int, seed: int = 0) -> list[Path]:
+    """Camera-like JPEGs: smooth light, objects, texture and grain; some rotated by EXIF."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder.mkdir(parents=True, exist_ok=True)
+    want = [folder / f"IMG_{i:04d}.jpg" for i in range(n)]
+    stamp = folder / f".made-{width}x{height}"
+    if stamp.exists() and all(p.exists() for p in want):
+        return want
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(lambda i: _make_photo(want[i], width, height, seed + i), range(n)))
+    stamp.touch()
+    return want
+
+
+def _make_photo(path: Path, width: int, height: int, seed: int) -> None:
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    light = rng.integers(20, 235, (4, 5, 3), dtype=np.uint8)  # sky/ground gradients
+    img = Image.fromarray(light, "RGB").resize((width, height), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):  # objects
+        x, y = rng.integers(0, width), rng.integers(0, height)
+        w, h = rng.integers(width // 30, width // 4), rng.integers(height // 30, height // 4)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        box = (int(x - w), int(y - h), int(x + w), int(y + h))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    img = img.filter(ImageFilter.GaussianBlur(2))
+    small = (max(1, width // 4), max(1, height // 4))
+    texture = rng.normal(0, 18, (small[1], small[0], 1)).astype(np.float32)
+    texture = np.asarray(
+        Image.fromarray(np.clip(texture[..., 0] + 128, 0, 255).astype(np.uint8)).resize(
+            (width, height), Image.Resampling.BILINEAR
+        ),
+        dtype=np.int16,
+    )
+    grain = rng.integers(-6, 7, (height, width, 1), dtype=np.int16)
+    pixels = np.asarray(img, dtype=np.int16) + (texture[..., None] - 128) + grain
+    out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "PhotoSorter bench"  # Make
+    exif[0x0112] = 6 if seed % 4 == 3 else 1  # Orientation: every fourth is a portrait shot
+    out.save(path, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def make_model(folder: Path, arch: str, seed: int = 0) -> str:
+    """A randomly initialised open_clip model saved as a local-dir folder; returns its spec."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    config_path = folder / "open_clip_config.json"
+    if not config_path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        model_cfg = TINY_CFG if arch == "tiny" else open_clip.get_model_config(arch)
+        torch.manual_seed(seed)
+        model = open_clip.CLIP(**model_cfg)
+        size = model_cfg["vision_cfg"]["image_size"]
+        preprocess = {
+            "size": size,
+            "mode": "RGB",
+            "mean": list(open_clip.OPENAI_DATASET_MEAN),
+            "std": list(open_clip.OPENAI_DATASET_STD),
+            "interpolation": "bicubic",
+            "resize_mode": "shortest",
+        }
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(folder / "open_clip_model.safetensors"))
+        config = {"model_cfg": model_cfg, "preprocess_cfg": preprocess}
+        config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return f"local-dir:{folder}"
+
+
+# -- measuring -------------------------------------------------------------------------
+def timed(fn: Callable[[], Any], reps: int, warmup: int = 1) -> tuple[float, float]:
+    """Median (wall seconds, process CPU seconds) of `fn` over `reps` runs after warm-up."""
+    for _ in range(warmup):
+        fn()
+    walls, cpus = [], []
+    for _ in range(reps):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def machine() -> dict:
+    """What this ran on."""
+    from photosorter.core.model.accel_backends import cpu_flags
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    flags = [f for f in wanted if f in cpu_flags()]
+    versions = {}
+    for mod in ("torch", "open_clip", "openvino", "nncf", "PIL", "numpy"):
+        with contextlib.suppress(ImportError):
+            versions[mod] = __import__(mod).__version__
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return {
+        "cpu": name,
+        "cores": cores(),
+        "flags": flags,
+        "memory_gb": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _busy_seconds() -> float | None:
+    """CPU seconds used machine-wide by processes other than this one and its children."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = (sum(fields[:3]) + sum(fields[5:8])) / hz  # user nice system, irq softirq steal
+    mine = os.times()
+    return busy - (mine.user + mine.system + mine.children_user + mine.children_system)
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
+    """Run every measurement; returns the report (a JSON-able dict)."""
+    from photosorter.bench.figures import (
+        backends_figures,
+        cache_load_figure,
+        decode_figures,
+        naive_figure,
+        pipeline_figures,
+        rescore_figures,
+        text_figure,
+    )
+
+    say = log or (lambda _m: None)
+    report: dict[str, Any] = {"machine": machine(), "config": _config_dict(cfg)}
+    spent: dict[str, float] = {}
+    others: dict[str, float] = {}
+
+    def step(key: str, what: str, fn: Callable[[], Any]) -> Any:
+        say(what)
+        start, busy = time.perf_counter(), _busy_seconds()
+        report[key] = fn()
+        wall = time.perf_counter() - start
+        spent[key] = round(wall, 1)
+        if busy is not None and wall > 0.5:
+            others[key] = round(max(0.0, (_busy_seconds() or 0.0) - busy) / wall, 2)
+        return report[key]
+
+    photos = step(
+        "photos",
+        f"making {cfg.photos} photos of {cfg.width}x{cfg.height} in {cfg.workdir}",
+        lambda: make_photos(cfg.workdir / "photos", cfg.photos, cfg.width, cfg.height),
+    )
+    report["config"]["photo_mb"] = round(
+        sum(p.stat().st_size for p in photos) / len(photos) / 1e6, 2
+    )
+    del report["photos"]
+    spec = make_model(cfg.workdir / f"model-{cfg.arch}", cfg.arch)
+    step("decode", "decode + preprocess (single thread)", lambda: decode_figures(photos, spec, cfg))
+    step("backends", "model only, per backend", lambda: backends_figures(photos, spec, cfg, say))
+    step("pipeline", "full pipeline", lambda: pipeline_figures(photos, spec, cfg, report, say))
+    step("naive", "naive baseline", lambda: naive_figure(photos, spec, cfg))
+    report["pipeline"]["speedup_vs_naive"] = round(
+        report["pipeline"]["img_per_s"] / report["naive"]["img_per_s"], 2
+    )
+    step(
+        "event_loop",
+        "event-loop latency while indexing",
+        lambda: stall_probe(photos, spec, cfg.batch_size),
+    )
+    step("text", "text encoding", lambda: text_figure(spec, cfg))
+    step("rescore", "re-scoring", lambda: rescore_figures(cfg))
+    step("cache_load", "embedding cache load", lambda: cache_load_figure(cfg))
+    step("gui_start", "window start-up", lambda: gui_start(cfg.reps))
+    listed = 5_000 if cfg.quick else 50_000
+    step("memory", "peak memory", lambda: peak_rss(spec, listed))
+    report["bench_seconds"] = spent
+    # Cores kept busy by other processes during each part: above ~0.1 its figures are noisy.
+    report["other_load"] = others
+    report["targets"] = targets(report)
+    return report
+
+
+def _config_dict(cfg: Config) -> dict:
+    out = {k: getattr(cfg, k) for k in ("photos", "width", "height", "arch", "reps", "batch_size")}
+    out["quick"] = cfg.quick
+    return out
+
+
+def targets(r: dict) -> dict:
+    """The issue's targets, each with the measured value and whether it holds."""
+    best = r["backends"].get(r["pipeline"]["backend"], {})
+    eager = r["backends"]["pytorch"]["img_per_s"]
+    fastest = max(
+        (b for b in r["backends"].values() if b.get("cosine_min", 0) >= 0.99),
+        key=lambda b: b["img_per_s"],
+    )
+    rescore = {x["n"]: x["seconds"] for x in r["rescore"]}
+    out = {
+        "pipeline_vs_bound >= 0.9": r["pipeline"]["fraction_of_bound"],
+        "pipeline_vs_naive >= 5": r["pipeline"]["speedup_vs_naive"],
+        "accelerated_vs_eager_fp32 >= 3": round(fastest["img_per_s"] / eager, 2),
+        "accelerated_cosine >= 0.99": best.get("cosine_min"),
+        "rescore_1M_s < 0.5": rescore.get(1_000_000, rescore[max(rescore)]),
+        "cache_load_100k_s < 1": r["cache_load"]["seconds"],
+        "window_shown_s < 2": r["gui_start"].get("seconds"),
+        "event_loop_max_stall_ms < 100": r["event_loop"].get("max_stall_ms"),
+        "peak_rss_gb < 2": r["memory"].get("peak_rss_gb"),
+    }
+    limits = {
+        ">=": lambda v, t: v >= t,
+        "<": lambda v, t: v < t,
+    }
+    result = {}
+    for name, value in out.items():
+        op = ">=" if ">=" in name else "<"
+        threshold = float(name.split(op)[-1].strip().split()[0].rstrip("sgbm_"))
+        met = None if value is None else bool(limits[op](value, threshold))
+        result[name] = {"value": value, "met": met}
+    return result
+
+
+def format_table(r: dict) -> str:
+    """The report as a human-readable table."""
+    m = r["machine"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, flags: "
+        + " ".join(m["flags"]),
+        "Photos: {photos} x {width}x{height} JPEG ({photo_mb} MB each), model {arch}, "
+        "batch {batch_size}, {reps} reps (medians)".format(**r["config"]),
+        "",
+        f"{'backend (model only)':<28}{'img/s':>9}{'CPU ms/img':>12}{'x fp32':>8}"
+        f"{'cosine':>9}{'prepare s':>11}",
+    ]
+    eager = r["backends"]["pytorch"]["img_per_s"]
+    for name, b in r["backends"].items():
+        lines.append(
+            f"{name:<28}{b['img_per_s']:>9.1f}{b['cpu_ms_per_img']:>12.1f}"
+            f"{b['img_per_s'] / eager:>8.2f}{b['cosine_min']:>9.4f}{b['prepare_s']:>11.1f}"
+        )
+    d, p, n = r["decode"], r["pipeline"], r["naive"]
+    lines += [
+        "",
+        f"decode+preprocess (draft, 1 thread): {d['draft_cpu_ms']:.1f} CPU ms/img; "
+        f"full decode + open_clip preprocess: {d['full_cpu_ms']:.1f} CPU ms/img",
+        f"pipeline ({p['backend']}): {p['img_per_s']:.1f} img/s, {p['cpu_ms_per_img']:.1f} CPU "
+        f"ms/img; bound {p['bound_img_per_s']:.1f} img/s -> {p['fraction_of_bound']:.2f} of bound",
+        f"  first run (export + calibration + checks): {p['first_run_s']:.1f} s",
+        f"naive (PIL full decode + open_clip preprocess + eager, per image): "
+        f"{n['img_per_s']:.2f} img/s -> pipeline is {p['speedup_vs_naive']:.1f}x",
+        f"text tower: {r['text']['ms_per_prompt']:.1f} ms/prompt",
+    ]
+    for x in r["rescore"]:
+        lines.append(f"re-score {x['n']:,} x {x['k']} categories: {x['seconds'] * 1000:.0f} ms")
+    c = r["cache_load"]
+    lines.append(f"embedding cache load, {c['n']:,} vectors: {c['seconds'] * 1000:.0f} ms")
+    g, e, mem = r["gui_start"], r["event_loop"], r["memory"]
+    lines.append(f"window shown: {g.get('seconds')} s ({g.get('how', g.get('error', ''))})")
+    lines.append(f"event loop worst stall while indexing: {e.get('max_stall_ms')} ms")
+    lines.append(f"peak RSS ({mem.get('what', '')}): {mem.get('peak_rss_gb')} GB")
+    noisy = {k: v for k, v in r.get("other_load", {}).items() if v > 0.1}
+    if noisy:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in noisy.items())
+        lines.append(f"WARNING: other processes kept cores busy (cores used): {parts}")
+    lines += ["", f"{'target':<36}{'value':>10}  met"]
+    if r["config"].get("quick"):
+        lines.append("(--quick: a tiny model and small photos; the targets are for the full run)")
+    for name, t in r["targets"].items():
+        lines.append(f"{name:<36}{t['value']!s:>10}  {t['met']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m photosorter.bench` (the same as `photosorter bench`)."""
+    parser = argparse.ArgumentParser(prog="photosorter bench", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""SQLite store: embeddings keyed by content hash + model id, file identities, overrides.
+
+A file's identity is (path, size, mtime_ns) -> content hash; embeddings are keyed by
+(hash, model id), so a re-run on an unchanged folder needs only a stat per file, a renamed
+or moved file is recognised by its hash, and changing the model never serves stale vectors.
+WAL mode; one connection per thread; schema versions through `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from photosorter.core.paths import default_store_path
+
+# Append-only: each entry migrates user_version i -> i+1. Never edit a released step.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX files_hash ON files(hash);
+    CREATE TABLE embeddings (
+        hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (hash, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE text_embeddings (
+        model TEXT NOT NULL,
+        text TEXT NOT NULL,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (model, text)
+    ) WITHOUT ROWID;
+    CREATE TABLE overrides (
+        hash TEXT PRIMARY KEY,
+        category TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE models (
+        model TEXT PRIMARY KEY,
+        info TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 2: the file-operation journal (queries live in photosorter/core/files/journal.py).
+    """
+    CREATE TABLE file_ops (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        finished REAL,
+        undoes INTEGER REFERENCES file_ops(id)
+    );
+    CREATE TABLE file_op_steps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        op INTEGER NOT NULL REFERENCES file_ops(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        dest TEXT NOT NULL,
+        temp TEXT,
+        hash TEXT,
+        data TEXT,
+        state TEXT NOT NULL,
+        message TEXT,
+        main INTEGER,
+        undoes INTEGER
+    );
+    CREATE INDEX file_op_steps_op ON file_op_steps(op);
+    CREATE INDEX file_ops_state ON file_ops(state);
+    """,
+]
+
+_CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating and migrating as needed) the store at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    _migrate(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"store schema v{version} is newer than this PhotoSorter understands")
+    for step in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == step:  # another process?
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _blob(vec: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vec, dtype=np.float32).tobytes()
+
+
+class Store:
+    """Thread-safe facade: each thread gets its own connection to the same file."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else default_store_path()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.conn  # noqa: B018 - create and migrate now, so errors surface early
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): atomic, and one fsync not N.
+
+        The connections run in autocommit mode (isolation_level=None), where
+        `with conn:` would not open a transaction at all.
+        """
+        conn = self.conn
+        if conn.in_transaction:  # nested: the outer transaction decides
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- file identities -------------------------------------------------------------
+    def lookup_files(self, paths: Sequence[str]) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, hash) for the paths the store knows."""
+        found: dict[str, tuple[int, int, str]] = {}
+        for i in range(0, len(paths), _CHUNK):
+            chunk = paths[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT path, size, mtime_ns, hash FROM files WHERE path IN ({marks})", chunk
+            )
+            found.update((p, (s, m, h)) for p, s, m, h in rows)
+        return found
+
+    def remember_files(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
+        """Record (path, size, mtime_ns, hash) identities."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)",
+                list(rows),
+            )
+
+    def forget_file(self, path: str) -> None:
+        self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def rename_file(self, old: str, new: str) -> None:
+        """Carry a file's identity along when PhotoSorter moves it."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM files WHERE path = ?", (new,))
+            self.conn.execute("UPDATE files SET path = ? WHERE path = ?", (new, old))
+
+    # -- image embeddings --------------------------------------------------------------
+    def get_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), _CHUNK):
+            chunk = hashes[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT hash, vec FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                [model, *chunk],
+            )
+            found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        return found
+
+    def put_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings(hash, model, vec) VALUES (?, ?, ?)",
+                [(h, model, _blob(v)) for h, v in items],
+            )
+
+    def count_embeddings(self, model: str) -> int:
+        row = self.conn.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,))
+        return int(row.fetchone()[0])
+
+    # -- text embeddings ---------------------------------------------------------------
+    def get_text_embeddings(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(texts), _CHUNK):
+            chunk = texts[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT text, vec FROM text_embeddings WHERE model = ? AND text IN ({marks})",
+                [model, *chunk],
+            )
+            found.update((t, np.frombuffer(v, dtype=np.float32)) for t, v in rows)
+        return found
+
+    def put_text_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO text_embeddings(model, text, vec) VALUES (?, ?, ?)",
+                [(model, t, _blob(v)) for t, v in items],
+            )
+
+    # -- per-model facts (scoring parameters), so re-scoring needs no model load ---------
+    def model_info(self, model: str) -> dict | None:
+        row = self.conn.execute("SELECT info FROM models WHERE model = ?", (model,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_model_info(self, model: str, info: dict) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO models(model, info) VALUES (?, ?)", (model, json.dumps(info))
+        )
+
+    # -- manual assignments --------------------------------------------------------------
+    def overrides(self, hashes: Sequence[str] | None = None) -> dict[str, str]:
+        """hash -> category name the user chose by hand."""
+        if hashes is None:
+            return dict(self.conn.execute("SELECT hash, category FROM overrides"))
+        found: dict[str, str] = {}
+        for i in range(0, len(hashes), _CHUNK):
+            chunk = hashes[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.conn.execute(
+                    f"SELECT hash, category FROM overrides WHERE hash IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def set_override(self, hashes: Iterable[str], category: str | None) -> None:
+        """Pin photos to `category` by hand; None removes the pin."""
+        with self.transaction():
+            if category is None:
+                self.conn.executemany(
+                    "DELETE FROM overrides WHERE hash = ?", [(h,) for h in hashes]
+                )
+            else:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO overrides(hash, category) VALUES (?, ?)",
+                    [(h, category) for h in hashes],
+                )

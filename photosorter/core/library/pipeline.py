@@ -1,0 +1,289 @@
+"""scan -> read + hash -> decode (thread pool) -> batched encode -> cache, as a generator.
+
+Decoding runs in a bounded pool that reads ahead while the model encodes the previous
+batch, so both CPU-heavy halves overlap. A file whose (path, size, mtime) is known needs
+only a stat; a file whose content hash is known (renamed, moved, copied) is read and
+hashed but never decoded or encoded again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from photosorter.core.categories import UNCATEGORIZED, CategorySet
+from photosorter.core.errors import PhotoSorterError
+from photosorter.core.library.cache import Store
+from photosorter.core.library.images import PreprocessSpec, file_digest, load_for_model
+from photosorter.core.model.classifier import CategoryMatrix, classify
+from photosorter.core.model.engine import Engine, ScoringParams
+
+
+class CancelToken:
+    """Set from any thread to stop a running job at its next check."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    cached: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left, from the rate of files that needed work; None until known."""
+        work_done = self.done - self.cached
+        if work_done <= 0 or self.done >= self.total:
+            return None if self.done < self.total else 0.0
+        return (self.total - self.done) * self.elapsed_s / work_done
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo: its content key when indexed, or the error that stopped it."""
+
+    path: Path
+    key: str | None = None
+    error: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass
+class IndexBatch:
+    """Results finished together; `vectors[i]` belongs to `ok[i]`."""
+
+    results: list[PhotoResult]
+    vectors: np.ndarray
+    progress: Progress
+    ok: list[PhotoResult] = field(default_factory=list)
+
+
+def scoring_params(engine: Engine, store: Store) -> ScoringParams:
+    """The model's logit scale/bias, from the store when known (no model load needed)."""
+    info = store.model_info(engine.model_id)
+    if info is not None:
+        return ScoringParams(info["logit_scale"], info["logit_bias"])
+    params = engine.scoring_params
+    store.set_model_info(
+        engine.model_id, {"logit_scale": params.logit_scale, "logit_bias": params.logit_bias}
+    )
+    return params
+
+
+@dataclass
+class _Prepared:
+    result: PhotoResult
+    pixels: np.ndarray | None = None  # None: an error, or the content is already embedded
+
+
+def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
+    """Read once and hash; decode only when this content has no embedding yet."""
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except FileNotFoundError:
+        return _Prepared(PhotoResult(path, error="file vanished before it could be read"))
+    except OSError as exc:
+        return _Prepared(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+    key = file_digest(data)
+    result = PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
+        return _Prepared(result)
+    try:
+        return _Prepared(result, load_for_model(data, spec))
+    except PhotoSorterError as exc:
+        return _Prepared(PhotoResult(path, error=str(exc)))
+
+
+def index_photos(
+    paths: Sequence[Path],
+    engine: Engine,
+    store: Store,
+    *,
+    cancel: CancelToken | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+) -> Iterator[IndexBatch]:
+    """Embed every photo in `paths`, yielding batches of results with progress."""
+    started = time.monotonic()
+    total = len(paths)
+    done = cached = failed = 0
+    model = engine.model_id
+
+    def progress() -> Progress:
+        return Progress(done, total, cached, failed, time.monotonic() - started)
+
+    # 1. Stat-only fast path: identity (path, size, mtime) known and embedded.
+    todo: list[Path] = []
+    stats: dict[str, os.stat_result] = {}
+    missing: list[PhotoResult] = []
+    for path in paths:
+        try:
+            stats[str(path)] = path.stat()
+        except FileNotFoundError:
+            missing.append(PhotoResult(path, error="file vanished before it could be read"))
+        except OSError as exc:
+            missing.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+    known_files = store.lookup_files(list(stats))
+    hits: dict[str, str] = {}
+    for name, st in stats.items():
+        entry = known_files.get(name)
+        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+            hits[name] = entry[2]
+    embedded = store.get_embeddings(model, list(set(hits.values())))
+    fast: list[PhotoResult] = []
+    for path in paths:
+        name = str(path)
+        if name not in stats:
+            continue
+        key = hits.get(name)
+        if key is not None and key in embedded:
+            st = stats[name]
+            fast.append(PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns))
+        else:
+            todo.append(path)
+    for i in range(0, len(fast), 4096):
+        chunk = fast[i : i + 4096]
+        done += len(chunk)
+        cached += len(chunk)
+        vecs = np.stack([embedded[r.key] for r in chunk])  # type: ignore[index]
+        yield IndexBatch(chunk, vecs, progress(), ok=chunk)
+    if missing:
+        done += len(missing)
+        failed += len(missing)
+        yield IndexBatch(missing, _empty(), progress())
+    if not todo or (cancel and cancel.is_set()):
+        return
+
+    # 2. Read + hash + decode in a pool, encode in batches on this thread.
+    spec = engine.preprocess_spec
+    engine.plan_images(len(todo))
+    workers = workers or max(1, os.cpu_count() or 1)
+    batch: list[_Prepared] = []
+    n_pixels = 0
+
+    def flush() -> IndexBatch:
+        nonlocal done, cached, failed, n_pixels
+        fresh: dict[str, np.ndarray] = {}
+        for item in batch:
+            if item.pixels is not None and item.result.key not in fresh:
+                fresh[item.result.key] = item.pixels  # type: ignore[index]
+        vectors: dict[str, np.ndarray] = {}
+        if fresh:
+            encoded = engine.encode_images(np.stack(list(fresh.values())))
+            vectors = dict(zip(fresh, encoded, strict=True))
+            store.put_embeddings(model, vectors.items())
+        results = [item.result for item in batch]
+        reused = {r.key for r in results if r.key is not None and r.key not in vectors}
+        if reused:
+            vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
+        ok = [r for r in results if r.key is not None and r.key in vectors]
+        store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
+        done += len(results)
+        failed += sum(1 for r in results if r.error)
+        cached += sum(1 for r in ok if r.key not in fresh)
+        batch.clear()
+        n_pixels = 0
+        vecs = np.stack([vectors[r.key] for r in ok]) if ok else _empty()  # type: ignore[index]
+        return IndexBatch(results, vecs, progress(), ok=ok)
+
+    read_ahead = batch_size * 2 + workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        queue: deque[Future[_Prepared]] = deque()
+        pending = iter(todo)
+        try:
+            while True:
+                while len(queue) < read_ahead and (path := next(pending, None)) is not None:
+                    queue.append(pool.submit(_prepare, path, spec, store, model))
+                if not queue or (cancel and cancel.is_set()):
+                    break
+                item = queue.popleft().result()
+                batch.append(item)
+                n_pixels += item.pixels is not None
+                if n_pixels >= batch_size or len(batch) >= batch_size * 8:
+                    yield flush()
+            if batch and not (cancel and cancel.is_set()):
+                yield flush()
+        finally:
+            for fut in queue:
+                fut.cancel()
+
+
+def _empty() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """A photo's place: its category (None = Uncategorized) or the error that stopped it."""
+
+    path: Path
+    key: str | None
+    category: str | None
+    score: float
+    error: str | None = None
+    manual: bool = False  # the user put it there by hand (an override)
+
+
+def classify_photos(
+    paths: Sequence[Path],
+    engine: Engine,
+    store: Store,
+    categories: CategorySet,
+    matrix: CategoryMatrix,
+    params: ScoringParams,
+    *,
+    cancel: CancelToken | None = None,
+    batch_size: int = 32,
+) -> Iterator[tuple[IndexBatch, list[Classified]]]:
+    """index_photos, then each batch placed with the store's manual overrides applied."""
+    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=batch_size):
+        overrides = store.overrides([r.key for r in batch.ok if r.key])
+        yield batch, assign(batch, matrix, params, categories, overrides)
+
+
+def assign(
+    batch: IndexBatch,
+    matrix: CategoryMatrix,
+    params: ScoringParams,
+    categories: CategorySet,
+    overrides: dict[str, str] | None = None,
+) -> list[Classified]:
+    """Classify one batch; manual overrides win when their category still exists."""
+    out = [Classified(r.path, None, None, 0.0, r.error) for r in batch.results if r.error]
+    if batch.ok:
+        found = classify(batch.vectors, matrix, params, categories.threshold, categories.margin)
+        names = matrix.names
+        overrides = overrides or {}
+        valid = set(names)
+        for r, idx, score in zip(batch.ok, found.index, found.score, strict=True):
+            manual = overrides.get(r.key)  # type: ignore[arg-type]
+            if manual == UNCATEGORIZED:  # the user said: none of these
+                out.append(Classified(r.path, r.key, None, 1.0, manual=True))
+            elif manual is not None and manual in valid:
+                out.append(Classified(r.path, r.key, manual, 1.0, manual=True))
+            else:
+                name = names[idx] if idx >= 0 else None
+                out.append(Classified(r.path, r.key, name, float(score)))
+    return out

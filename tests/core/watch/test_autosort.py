@@ -1,0 +1,151 @@
+"""Watched folders end to end: real observer, tiny model, real moves/copies/tags."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from photosorter.core.categories import Category, CategorySet
+from photosorter.core.library.cache import Store
+from photosorter.core.library.pipeline import CancelToken
+from photosorter.core.model.engine import Engine
+from photosorter.core.watch.autosort import AutoSorter
+from tests.fixtures.shapes import COLOURS, draw_shape
+
+COLOUR_CATS = CategorySet(tuple(Category(c, (c,)) for c in COLOURS))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_photo(path: Path, colour: str, seed: int) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw_shape("circle", colour, random.Random(seed), 160).save(path, "JPEG", quality=92)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_spec: str) -> Engine:
+    return Engine(tiny_spec)
+
+
+def drive(sorter: AutoSorter, until, feed=None, timeout: float = 60):
+    """Run the sorter; `feed()` runs in a thread once watching; stop when `until(events)`."""
+    cancel = CancelToken()
+    events = []
+    deadline = time.monotonic() + timeout
+    feeder = None
+    for event in sorter.run(cancel, poll_s=0.2):
+        events.append(event)
+        if feed is not None and feeder is None:
+            feeder = threading.Thread(target=feed)
+            feeder.start()
+        if until(events):
+            cancel.cancel()
+        assert time.monotonic() < deadline, f"timed out; events so far: {events}"
+    if feeder:
+        feeder.join()
+    return events
+
+
+def moved(events) -> list:
+    return [o for e in events if e.report for o in e.report.outcomes if o.status == "ok"]
+
+
+def test_catch_up_then_new_arrivals_are_moved_exactly_once(engine, tmp_path: Path) -> None:
+    inbox, dest = tmp_path / "inbox", tmp_path / "inbox" / "Sorted"  # dest inside the watch
+    expected: dict[str, tuple[str, str]] = {}  # content hash -> (colour, name)
+    colours = list(COLOURS)
+    for i in range(3):  # arrived while PhotoSorter was not running
+        data = write_photo(inbox / f"old{i}.jpg", colours[i], i)
+        expected[hashlib.sha256(data).hexdigest()] = (colours[i], f"old{i}.jpg")
+    staging = tmp_path / "staging"
+    sources = {}
+    for i in range(12):
+        colour = colours[i % len(colours)]
+        data = write_photo(staging / f"new{i}.jpg", colour, 100 + i)
+        expected[hashlib.sha256(data).hexdigest()] = (colour, f"new{i}.jpg")
+        sources[i] = (staging / f"new{i}.jpg", data)
+
+    def feed() -> None:
+        for i, (src, data) in sources.items():
+            if i % 3 == 0:  # moved in
+                shutil.move(src, inbox / src.name)
+            elif i % 3 == 1:  # written slowly in chunks, in a sub-folder
+                target = inbox / "card" / src.name
+                target.parent.mkdir(exist_ok=True)
+                with open(target, "wb") as fh:
+                    for k in range(0, len(data), len(data) // 3 + 1):
+                        fh.write(data[k : k + len(data) // 3 + 1])
+                        fh.flush()
+                        time.sleep(0.15)
+            else:
+                shutil.copy(src, inbox / src.name)
+
+    with Store(tmp_path / "store.sqlite3") as store:
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "move", dest, settle_s=0.3)
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 15, feed=feed)
+    assert events[0].catch_up and len(moved(events[:1])) == 3
+    found = {digest(p): p for p in dest.rglob("*.jpg")}
+    assert set(found) == set(expected)  # every photo exactly once, byte-identical
+    assert len(list(dest.rglob("*.jpg"))) == 15
+    wrong = [p for h, p in found.items() if p.parent.name != expected[h][0]]
+    assert len(wrong) <= 1  # the tiny model is >= 95% right
+    leftovers = [p for p in inbox.rglob("*.jpg") if not p.is_relative_to(dest)]
+    assert leftovers == []
+    errors = [o for e in events if e.report for o in e.report.errors]
+    assert errors == []
+    assert [p for e in events for p in e.removed] == []  # our own moves are not "removed" news
+
+
+def test_copy_catch_up_skips_what_the_cache_already_saw(engine, tmp_path: Path) -> None:
+    inbox, dest = tmp_path / "inbox", tmp_path / "copies"
+    write_photo(inbox / "a.jpg", "red", 1)
+    with Store(tmp_path / "store.sqlite3") as store:
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "copy", dest, settle_s=0.3)
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 1)
+        assert len(moved(events)) == 1
+        # Restart: a.jpg is known; only b.jpg, which arrived while stopped, is new.
+        write_photo(inbox / "b.jpg", "blue", 2)
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "copy", dest, settle_s=0.3)
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 1)
+    assert [o.source.name for o in moved(events)] == ["b.jpg"]
+    assert (inbox / "a.jpg").exists() and (inbox / "b.jpg").exists()  # copies leave sources
+    assert len(list(dest.rglob("*.jpg"))) == 2
+
+
+def test_copy_catch_up_includes_photos_only_viewed_before(engine, tmp_path: Path) -> None:
+    """Sorted in the app (so the cache knows them) but never copied: watching copies them."""
+    inbox, dest = tmp_path / "inbox", tmp_path / "copies"
+    write_photo(inbox / "seen.jpg", "green", 5)
+    with Store(tmp_path / "store.sqlite3") as store:
+        viewer = AutoSorter([inbox], engine, store, COLOUR_CATS, None)
+        assert [c.category for c in viewer.process([inbox / "seen.jpg"]).classified] == ["green"]
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "copy", dest, settle_s=0.3)
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 1)
+    assert [o.source.name for o in moved(events)] == ["seen.jpg"]
+    assert (dest / "green" / "seen.jpg").is_file()
+
+
+def test_vanished_and_bad_files_are_reported_and_skipped(engine, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def feed() -> None:
+        (inbox / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+        write_photo(inbox / "good.jpg", "green", 3)
+
+    with Store(tmp_path / "store.sqlite3") as store:
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "tag", None, settle_s=0.3)
+        write_photo(inbox / "first.jpg", "red", 4)  # gives the catch-up event that starts feed
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 2, feed=feed)
+    failed = [c for e in events for c in e.classified if c.error]
+    assert [c.path.name for c in failed] == ["broken.jpg"]
+    assert (inbox / "good.jpg.xmp").exists() and not (inbox / "broken.jpg.xmp").exists()
