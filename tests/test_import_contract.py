@@ -8,7 +8,9 @@ import photosorter.core
 
 
 def test_core_imports_neither_qt_nor_torch() -> None:
-    modules = [m.name for m in pkgutil.walk_packages(photosorter.core.__path__, "photosorter.core.")]
+    modules = [
+        m.name for m in pkgutil.walk_packages(photosorter.core.__path__, "photosorter.core.")
+    ]
     assert "photosorter.core.model.engine" in modules
     code = (
         "import sys, importlib\n"

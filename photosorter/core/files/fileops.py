@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from photosorter.core.categories import UNCATEGORIZED, sanitize_folder_name
 from photosorter.core.errors import ConfigError, FileOpError, PhotoSorterError
-from photosorter.core.files import safeio
+from photosorter.core.files import claims, safeio
 from photosorter.core.files.journal import (  # noqa: F401 - undo/recovery are part of this API
     Journal,
     StepRow,
@@ -37,6 +37,7 @@ from photosorter.core.files.xmp import (
     stale_categories,
 )
 from photosorter.core.library.cache import Store
+from photosorter.core.userfiles import NotRegularFileError, regular_size
 
 Action = Literal["move", "copy", "tag"]
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
@@ -286,6 +287,9 @@ def apply_plan(
                     outcome = _apply_transfer(journal, op, step, plan.action, made)
             except PhotoSorterError as exc:
                 outcome = Outcome(step.source, step.category, "error", message=str(exc))
+            except OSError as exc:  # e.g. the lock folder or the photo became unreadable
+                message = safeio.explain(exc, step.source)
+                outcome = Outcome(step.source, step.category, "error", message=message)
             report.outcomes.append(outcome)
             if progress is not None:
                 progress(i + 1, len(plan.steps))
@@ -296,12 +300,16 @@ def apply_plan(
 
 
 def _apply_transfer(journal: Journal, op: int, step: Step, kind: str, made: set[Path]) -> Outcome:
+    """Move or copy one photo with its companions, claimed against other processes."""
+    with claims.claim([step.source, *(c for c, _ in step.companions)]):
+        return _transfer_claimed(journal, op, step, kind, made)
+
+
+def _transfer_claimed(journal: Journal, op: int, step: Step, kind: str, made: set[Path]) -> Outcome:
     assert step.destination is not None
     folder = step.destination.parent
-    if not os.path.lexists(step.source):
-        raise FileOpError(f"the photo vanished before it could be handled: {step.source}")
+    members = _present_members(step)
     _ensure_folder(journal, op, folder, made)
-    members = [step.source, *(c for c, _ in step.companions if os.path.lexists(c))]
     stem = step.source.stem
     for _attempt in range(20):
         new_stem, identical = _choose_stem(folder, stem, members, kind == "copy")
@@ -321,6 +329,34 @@ def _apply_transfer(journal: Journal, op: int, step: Step, kind: str, made: set[
             journal.store.rename_file(str(src), str(dst))
     pairs = tuple(zip(members[1:], targets[1:], strict=True))
     return Outcome(step.source, step.category, "ok", targets[0], companions=pairs)
+
+
+def _present_members(step: Step) -> list[Path]:
+    """The photo and those of its companions still there, each checked to be a regular file.
+
+    A companion that is a symbolic link, a FIFO or a device is never followed, opened or
+    moved: the whole group (the photo included) stays where it is, and the error names it.
+    """
+    try:
+        regular_size(step.source)
+    except FileNotFoundError:
+        raise FileOpError(
+            f"the photo vanished before it could be handled (moved or deleted): {step.source}"
+        ) from None
+    except NotRegularFileError as exc:
+        raise FileOpError(f"{safeio.explain(exc)}; left as it is") from exc
+    members = [step.source]
+    for companion, _ in step.companions:
+        if os.path.islink(companion):
+            raise FileOpError(f"{companion} is a symbolic link; left as it is, with its photo")
+        try:
+            regular_size(companion)
+        except FileNotFoundError:
+            continue
+        except NotRegularFileError as exc:
+            raise FileOpError(f"{safeio.explain(exc)}; left as it is, with its photo") from exc
+        members.append(companion)
+    return members
 
 
 def _choose_stem(
@@ -412,6 +448,12 @@ def _ensure_folder(journal: Journal, op: int, folder: Path, made: set[Path]) -> 
 
 
 def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
+    """Tag one photo, claimed against other processes (its sidecar is left alone if odd)."""
+    with claims.claim([step.source]):
+        return _tag_claimed(journal, op, step)
+
+
+def _tag_claimed(journal: Journal, op: int, step: Step) -> Outcome:
     sidecar = sidecar_path(step.source)
     if not os.path.lexists(step.source):
         raise FileOpError(f"the photo vanished before it could be tagged: {step.source}")

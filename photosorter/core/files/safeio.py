@@ -5,12 +5,17 @@ becomes `copied` once a verified copy is in place and before the source is remov
 `done` or `failed` (nothing changed). After a crash `recover_step` looks at the disk and
 finishes or rolls back, never deleting what may be the only copy of a photo.
 
-The module-level `_rename`, `_copy_file`, `_fsync`, `_unlink` and `_replace` are the seam
-tests patch to inject EXDEV, ENOSPC, EACCES or a crash.
+Every file PhotoSorter did not create is opened through `userfiles.open_regular`: a FIFO or
+device never blocks anything, recovery included. Sidecars are never followed through a
+symbolic link (the link would be replaced by a regular file).
+
+The module-level `_rename`, `_rename_noreplace`, `_link`, `_copy_file`, `_fsync`, `_unlink`
+and `_replace` are the seam tests patch to inject EXDEV, ENOSPC, EACCES or a crash.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import errno
@@ -24,11 +29,14 @@ from typing import TYPE_CHECKING
 
 from photosorter.core.errors import FileOpError
 from photosorter.core.files.xmp import MAX_SIDECAR_BYTES
+from photosorter.core.userfiles import NotRegularFileError, open_regular
 
 if TYPE_CHECKING:
     from photosorter.core.files.journal import Journal, StepRow
 
 _CHUNK = 1 << 20
+_TEMP_SUFFIX = ".photosorter-tmp"
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 
 
 # -- low-level seam -------------------------------------------------------------------
@@ -49,27 +57,54 @@ def _libc_rename_noreplace():
 _NOREPLACE = _libc_rename_noreplace()
 
 
+def _rename_noreplace(src: Path, dst: Path) -> bool:
+    """renameat2/renamex_np without replacing; False where the OS or filesystem lacks it."""
+    if _NOREPLACE is None:
+        return False
+    if _NOREPLACE(os.fsencode(src), os.fsencode(dst)) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(src), None, str(dst))
+
+
+def _link(src: Path, dst: Path) -> None:
+    os.link(src, dst, follow_symlinks=False)
+
+
 def _rename(src: Path, dst: Path) -> None:
     """Rename that never replaces `dst` (FileExistsError instead); EXDEV across devices."""
     if os.name == "nt":
         os.rename(src, dst)  # never replaces on Windows
         return
-    if _NOREPLACE is not None:
-        if _NOREPLACE(os.fsencode(src), os.fsencode(dst)) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise OSError(code, os.strerror(code), str(src), None, str(dst))
+    if _rename_noreplace(src, dst):
+        return
     try:  # a hard link cannot replace either; a crash in between leaves two names, one inode
-        os.link(src, dst, follow_symlinks=False)
+        _link(src, dst)
     except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+        if exc.errno not in _NO_LINKS:
             raise
-        if os.path.lexists(dst):  # no links here (FAT, some shares): check, then rename
-            raise FileExistsError(errno.EEXIST, "File exists", str(dst)) from None
-        os.rename(src, dst)
+        _rename_over_placeholder(src, dst)  # no links here (FAT, exFAT, some shares)
         return
     os.unlink(src)
+
+
+def _rename_over_placeholder(src: Path, dst: Path) -> None:
+    """Claim `dst` with an empty file made create-exclusive, then rename over that claim.
+
+    No file created meanwhile can be replaced: the name is ours from the O_EXCL open on.
+    A crash in between leaves an empty `dst` beside the intact source (or temporary copy);
+    `recover_step` removes it (see `_drop_placeholder`).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    os.close(os.open(dst, flags, 0o600))
+    try:
+        os.rename(src, dst)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(dst)
+        raise
 
 
 def _fsync(fd: int) -> None:
@@ -79,7 +114,7 @@ def _fsync(fd: int) -> None:
 def _copy_file(src: Path, dst: Path) -> str:
     """Copy bytes into the new file `dst` (never an existing one), flushed to disk."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(src, "rb") as fin, open(dst, "xb") as fout:
+    with open_regular(src) as fin, open(dst, "xb") as fout:
         while chunk := fin.read(_CHUNK):
             digest.update(chunk)
             fout.write(chunk)
@@ -96,10 +131,10 @@ def _replace(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
-def file_hash(path: Path) -> str:
-    """blake2b-128 of a file's bytes (the same digest as images.file_digest)."""
+def file_hash(path: Path, *, follow_symlinks: bool = True) -> str:
+    """blake2b-128 of a regular file's bytes (the same digest as images.file_digest)."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with open_regular(path, follow_symlinks=follow_symlinks) as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -125,12 +160,36 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def temp_name(dst: Path) -> Path:
-    """A hidden temporary name beside `dst` (the scanner skips dot-files)."""
-    return dst.with_name(f".{dst.name[:150]}.{uuid.uuid4().hex[:8]}.photosorter-tmp")
+    """A hidden temporary name beside `dst` (the scanner skips dot-files).
+
+    `dst`'s name is cut to fit the folder's limit on name bytes (NAME_MAX), never inside
+    a UTF-8 character.
+    """
+    tail = f".{uuid.uuid4().hex[:8]}{_TEMP_SUFFIX}"
+    budget = _name_max(dst.parent) - len(os.fsencode(f".{tail}"))
+    return dst.with_name(f".{_cut_name(dst.name, budget)}{tail}")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no such folder
+        return 255
+
+
+def _cut_name(name: str, budget: int) -> str:
+    """`name` cut to at most `budget` bytes on disk, ending on a whole character."""
+    raw = os.fsencode(name)
+    if len(raw) <= budget:
+        return name
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    return decoder.decode(raw[: max(budget, 0)], final=False)  # holds back a cut character
 
 
 def explain(exc: OSError, src: Path | None = None) -> str:
     """Plain words for an OSError from a file operation."""
+    if isinstance(exc, NotRegularFileError):
+        return f"{exc.filename} {exc.strerror}"
     code = exc.errno
     where = f": {exc.filename}" if exc.filename else ""
     if exc.filename2:
@@ -153,7 +212,8 @@ def transfer(journal: Journal, row: StepRow) -> None:
     Same filesystem (move): one no-replace rename. Otherwise: copy to a temporary name
     beside the destination, fsync, verify size and hash, keep mtime, rename into place,
     fsync the folder, and only then remove the source. FileOpError (or FileExistsError,
-    for a name taken meanwhile) leaves the source as it was.
+    for a name taken meanwhile) leaves the source as it was. A source that vanishes while
+    it is copied was moved by another program: our copy is removed again and that reported.
     """
     src, dst = row.source, row.dest
     if row.kind == "move":
@@ -202,8 +262,10 @@ def transfer(journal: Journal, row: StepRow) -> None:
     journal.update(row, "copied", hash=digest)
     try:
         _unlink(src)
-    except FileNotFoundError:
-        pass  # gone already: the verified copy is the photo now
+    except FileNotFoundError as exc:  # another program moved it: ours would be a duplicate
+        message = _drop_our_copy(row, "it was moved away by another program meanwhile")
+        journal.update(row, "failed", message=message)
+        raise FileOpError(f"{src}: {message}") from exc
     except OSError as exc:
         message = f"could not remove the original ({explain(exc, src)})"
         try:
@@ -214,6 +276,17 @@ def transfer(journal: Journal, row: StepRow) -> None:
         journal.update(row, "failed", message=message)
         raise FileOpError(message) from exc
     journal.update(row, "done")
+
+
+def _drop_our_copy(row: StepRow, why: str) -> str:
+    """Remove the verified copy at `row.dest` if still unchanged; says what happened."""
+    try:
+        if _digest(row.dest) != row.hash:
+            return f"{why}; {row.dest} was changed meanwhile and kept"
+        _unlink(row.dest)
+    except OSError as exc:
+        return f"{why}; our copy at {row.dest} was kept ({explain(exc)})"
+    return f"{why}; our copy was removed"
 
 
 def write_sidecar(
@@ -242,7 +315,7 @@ def write_sidecar(
         if before is None:
             _rename(temp, sidecar)  # a sidecar that appeared meanwhile is never replaced
         else:
-            if _hash_or_none(sidecar) != before:
+            if _digest(sidecar) != before:
                 raise FileOpError(f"{sidecar} changed while it was being updated; try again")
             _replace(temp, sidecar)
     except (OSError, FileOpError) as exc:
@@ -265,8 +338,8 @@ def delete_copy(journal: Journal, op: int, path: Path, expected: str, **extra: o
     """Remove a copy PhotoSorter made, only while its content is still `expected`."""
     row = journal.add(op, "delete", path, path, hash=expected, **extra)
     try:
-        current = _hash_or_none(path)
-        if current is None:
+        current = _digest(path)
+        if current is None and not os.path.lexists(path):
             journal.update(row, "done", message="already gone")
             return row
         if current != expected:
@@ -282,10 +355,14 @@ def delete_copy(journal: Journal, op: int, path: Path, expected: str, **extra: o
     return row
 
 
-def _hash_or_none(path: Path) -> str | None:
+def _digest(path: Path, *, follow_symlinks: bool = False) -> str | None:
+    """The hash of the regular file at `path`; None if there is none (never blocks).
+
+    A FIFO or device there (or, unless followed, a symlink) is nothing PhotoSorter wrote.
+    """
     try:
-        return file_hash(path)
-    except FileNotFoundError:
+        return file_hash(path, follow_symlinks=follow_symlinks)
+    except (FileNotFoundError, NotRegularFileError):
         return None
 
 
@@ -294,11 +371,14 @@ def recover_step(journal: Journal, row: StepRow, *, finish: bool = False) -> str
     """Finish or roll back one interrupted step; a line saying what happened, or None.
 
     `finish`: a step that never started is carried out now (a companion whose photo
-    already moved) instead of being marked failed.
+    already moved) instead of being marked failed. Only files whose content the journal
+    vouches for are ever removed; anything else is kept and the line says so.
     """
     if row.state not in ("pending", "copied"):
         return None
     src, dst, temp = row.source, row.dest, row.temp
+    if _is_placeholder(row):
+        _unlink(dst)
     if row.kind == "mkdir":
         journal.update(row, "done" if dst.is_dir() else "failed")
         return None
@@ -315,7 +395,7 @@ def recover_step(journal: Journal, row: StepRow, *, finish: bool = False) -> str
             return f"kept an interrupted copy of vanished {src} as {final} (check it)"
         _unlink(temp)
     if row.kind == "sidecar":
-        ok = _hash_or_none(dst) == row.hash
+        ok = _digest(dst) == row.hash
         journal.update(row, "done" if ok else "failed", message="interrupted")
         return f"{'finished' if ok else 'rolled back'} writing {dst}"
     has_src, has_dst = os.path.lexists(src), os.path.lexists(dst)
@@ -324,6 +404,9 @@ def recover_step(journal: Journal, row: StepRow, *, finish: bool = False) -> str
         if not has_dst:
             journal.update(row, "failed", message="the copy vanished; the original stays")
             return f"rolled back {verb} {src} (the copy at {dst} vanished)"
+        if has_src and _digest(src, follow_symlinks=True) != row.hash:
+            journal.update(row, "failed", message="the original changed after it was copied")
+            return f"kept both {src} (changed after it was copied) and its copy {dst}; check them"
         if has_src:
             _unlink(src)
         return _finished(journal, row, verb)
@@ -348,14 +431,35 @@ def recover_step(journal: Journal, row: StepRow, *, finish: bool = False) -> str
     if row.kind == "move" and same:  # link + unlink was interrupted
         _unlink(src)
         return _finished(journal, row, verb)
-    digest = file_hash(src)
-    if not same and _hash_or_none(dst) == digest:  # the copy made it into place
+    digest = _digest(src, follow_symlinks=True)
+    if digest is not None and not same and _digest(dst) == digest:  # the copy is in place
         if row.kind == "move":
             _unlink(src)
         row.hash = digest
         return _finished(journal, row, verb)
     journal.update(row, "failed", message=f"{dst} is another file; nothing was changed")
     return f"rolled back {verb} {src} ({dst} is another file, left alone)"
+
+
+def _is_placeholder(row: StepRow) -> bool:
+    """Is `row.dest` the empty claim `_rename_over_placeholder` left when a crash hit?
+
+    That is: an empty regular file at the destination of a pending step whose content is
+    still elsewhere (the temporary copy, or a source that is another file). A sidecar step
+    counts only when no sidecar was there before (the user's own is never removed).
+    """
+    if row.state != "pending" or row.kind not in ("move", "copy", "sidecar"):
+        return False
+    try:
+        st = os.lstat(row.dest)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != 0:
+        return False
+    has_temp = row.temp is not None and os.path.lexists(row.temp)
+    if row.kind == "sidecar":
+        return has_temp and row.data.get("before") is None
+    return has_temp or (os.path.lexists(row.source) and not _same_file(row.source, row.dest))
 
 
 def _finished(journal: Journal, row: StepRow, verb: str) -> str:
@@ -383,12 +487,20 @@ def free_name(path: Path) -> Path:
 
 
 def read_sidecar(sidecar: Path) -> bytes | None:
-    """A sidecar's bytes (None when there is none); FileOpError when unreadable or huge."""
+    """A sidecar's bytes (None when there is none).
+
+    FileOpError when unreadable, huge, not a regular file (a FIFO, a device) or a symbolic
+    link: such a sidecar is left exactly as it is, and the photo is not tagged.
+    """
     try:
-        with open(sidecar, "rb") as fh:
+        with open_regular(sidecar, follow_symlinks=False) as fh:
             data = fh.read(MAX_SIDECAR_BYTES + 1)
     except FileNotFoundError:
         return None
+    except NotRegularFileError as exc:  # a FIFO never blocks; a symlink is never replaced
+        if exc.errno == errno.ELOOP:
+            raise FileOpError(f"{sidecar} is a symbolic link; left as it is") from exc
+        raise FileOpError(f"{sidecar} {exc.strerror}; left as it is") from exc
     except OSError as exc:
         raise FileOpError(f"cannot read {sidecar}: {explain(exc)}") from exc
     if len(data) > MAX_SIDECAR_BYTES:
