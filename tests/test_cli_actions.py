@@ -259,3 +259,14 @@ def test_real_model_move_and_undo(tmp_path: Path, tiny_spec: str, capsys) -> Non
     code, out, err = run(capsys, "undo", "--cache", store)
     assert code == 0, err
     assert snapshot(folder) == before
+
+
+def test_category_name_with_a_control_character_exits_2(tmp_path: Path, capsys) -> None:
+    cats = tmp_path / "cats.toml"
+    cats.write_text('[[category]]\nname = "red"\n[[category]]\nname = "bell\\u0007"\n')
+    (tmp_path / "in").mkdir()
+    code, _out, err = run(
+        capsys, "sort", str(tmp_path / "in"), "--categories", str(cats), "--action", "tag"
+    )
+    assert code == 2
+    assert f"{cats}, line 3" in err and "control character" in err

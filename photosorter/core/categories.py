@@ -40,6 +40,7 @@ _WINDOWS_RESERVED = {
     *(f"LPT{i}" for i in range(1, 10)),
 }  # fmt: skip
 _UNSAFE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")  # never valid in a name (nor in XMP keywords)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail(i, "category needs a non-empty 'name' string")
+        if _CONTROL_CHARS.search(name.strip()):
+            raise fail(i, f"category {name!r}: the name has a control character; remove it")
         prompts = entry.get("prompts", [name])
         if isinstance(prompts, str):
             prompts = [prompts]

@@ -369,3 +369,21 @@ def test_bad_sidecar_is_reported_and_left_alone(tmp_path: Path, store: Store, na
     assert "left as it is" in report.outcomes[0].message
     assert (tmp_path / "a.jpg.xmp").read_bytes() == content
     assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
+
+
+def test_tag_and_undo_a_sidecar_with_clashing_prefixes(
+    tmp_path: Path, store: Store, exiftool_keywords
+) -> None:
+    from tests.core.test_xmp import CLASHING_SIDECAR, exiftool_xmp
+
+    a = tmp_path / "a.jpg"
+    photo(a)
+    side = tmp_path / "a.jpg.xmp"
+    side.write_bytes(CLASHING_SIDECAR)
+    before = exiftool_xmp(side)
+    report = apply_plan(plan_operation([(a, "Beach")], "tag", None), store)
+    assert [o.status for o in report.outcomes] == ["ok"]
+    assert exiftool_keywords(side)["subject"] == ["Beach"]
+    undo = undo_last(store)
+    assert undo.not_reverted == [] and len(undo.reverted) == 1
+    assert exiftool_xmp(side) == before
