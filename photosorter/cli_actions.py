@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, _emit_json
+from photosorter.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    _emit_json,
+    undo_command,
+)
 
 
 def default_dest(paths: Sequence[Path]) -> Path:
@@ -109,8 +114,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
     for o in op_failed:
         print(f"error: {o.source}: {o.message}", file=err)
     if any(o.status == "ok" for o in report.outcomes):
-        cache = f" --cache {shlex.quote(str(args.cache))}" if args.cache else ""
-        print(f"Undo with: photosorter undo{cache}", file=err if args.json else out)
+        print(f"Undo with: {undo_command(args.cache)}", file=err if args.json else out)
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failed or op_failed else EXIT_OK

@@ -270,3 +270,24 @@ def test_category_name_with_a_control_character_exits_2(tmp_path: Path, capsys) 
     )
     assert code == 2
     assert f"{cats}, line 3" in err and "control character" in err
+
+
+def test_undo_blocked_half_way_can_be_run_again(tmp_path: Path, photos, capsys) -> None:
+    folder, labels, _ps, cats = photos
+    before = snapshot(folder)
+    dest, store = tmp_path / "D", str(tmp_path / "store.sqlite3")
+    run(
+        capsys, "sort", str(folder), "--categories", str(cats), "--action", "move",
+        "--dest", str(dest), "--cache", store,
+    )  # fmt: skip
+    blocked = next(p for p, c in labels.items() if c)
+    blocked.write_bytes(b"a new file took its place")
+    code, out, err = run(capsys, "undo", "--cache", store)
+    assert code == 1 and "26 file(s) reverted" in out
+    assert f"not reverted: {dest / labels[blocked] / blocked.name}" in err
+    assert "1 file(s) still to revert: fix what is named above, then run photosorter undo" in err
+    blocked.unlink()
+    code, out, err = run(capsys, "undo", "--cache", store)
+    assert (code, err) == (0, "") and "1 file(s) reverted" in out
+    assert snapshot(folder) == before and not dest.exists()
+    assert run(capsys, "undo", "--cache", store)[1] == "Nothing to undo.\n"

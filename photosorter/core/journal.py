@@ -224,6 +224,7 @@ class UndoItem:
     restored: Path | None  # where it is now (None: removed, or not reverted)
     ok: bool
     message: str = ""
+    retry: bool = False  # not reverted yet, and a later undo tries again
 
 
 @dataclass
@@ -240,10 +241,20 @@ class UndoReport:
     def not_reverted(self) -> list[UndoItem]:
         return [i for i in self.items if not i.ok]
 
+    @property
+    def to_retry(self) -> list[UndoItem]:
+        """What a later undo tries again, once the user has fixed what stood in the way."""
+        return [i for i in self.items if i.retry]
+
 
 # -- undo and recovery ----------------------------------------------------------------------
 def undo_last(store: Store) -> UndoReport:
-    """Revert the last applied move/copy/tag; what could not be reverted is reported."""
+    """Revert the last applied move/copy/tag; what could not be reverted is reported.
+
+    The operation stays undoable while a file is left that a retry may revert (its original
+    place taken, a permission); what can never be reverted (a moved photo that is gone, a
+    copy the user changed) is reported once and then counts as done.
+    """
     journal = Journal(store)
     target = journal.last_undoable()
     if target is None:
@@ -254,13 +265,17 @@ def undo_last(store: Store) -> UndoReport:
         rows = [r for r in target.steps if r.state == "done" and r.undoes is None]
         for row in reversed(rows):
             if row.kind in ("move", "copy", "sidecar"):
-                report.items.append(_undo_row(journal, op, row))
+                item = _undo_row(journal, op, row)
+                if not item.ok and not item.retry:
+                    journal.update(row, "undone", message=f"not reverted: {item.message}")
+                report.items.append(item)
         for row in reversed([r for r in rows if r.kind == "mkdir"]):
             with contextlib.suppress(OSError):  # only folders left empty go
                 os.rmdir(row.dest)
                 journal.update(row, "undone")
         journal.end(op, "applied")
-        journal.set_op_state(target.id, "undone")
+        if not report.to_retry:
+            journal.set_op_state(target.id, "undone")
     finally:
         journal.release(op)
     return report
@@ -280,7 +295,8 @@ def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
             if not os.path.lexists(row.dest):
                 return UndoItem(row.dest, None, False, f"no longer at {row.dest}")
             if os.path.lexists(row.source):
-                return UndoItem(row.dest, None, False, f"{row.source} is taken by another file")
+                taken = f"{row.source} is taken by another file"
+                return UndoItem(row.dest, None, False, taken, retry=True)
             row.source.parent.mkdir(parents=True, exist_ok=True)
             back = journal.add(op, "move", row.dest, row.source, undoes=row.id)
             safeio.transfer(journal, back)
@@ -291,7 +307,17 @@ def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
             return UndoItem(row.dest, None, True, done.message or "copy removed")
         return _undo_tag(journal, op, row)
     except (PhotoSorterError, OSError) as exc:
-        return UndoItem(row.dest, None, False, str(exc))
+        return UndoItem(row.dest, None, False, str(exc), retry=not _changed_copy(row))
+
+
+def _changed_copy(row: StepRow) -> bool:
+    """A copy the user has changed since PhotoSorter made it: undo keeps it, for good."""
+    if row.kind != "copy" or not os.path.isfile(row.dest):
+        return False
+    try:
+        return safeio.file_hash(row.dest) != row.hash
+    except OSError:
+        return False
 
 
 def _undo_tag(journal: Journal, op: int, row: StepRow) -> UndoItem:
@@ -312,7 +338,7 @@ def _undo_tag(journal: Journal, op: int, row: StepRow) -> UndoItem:
             new, restored = merge_keywords(new, replaced)
             removed = removed if removed else restored
     except XmpError as exc:
-        return UndoItem(sidecar, None, False, f"{sidecar}: {exc}; left as it is")
+        return UndoItem(sidecar, None, False, f"{sidecar}: {exc}; left as it is", retry=True)
     if not removed:
         journal.update(row, "undone")
         return UndoItem(sidecar, sidecar, True, "keywords were already removed")

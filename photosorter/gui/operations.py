@@ -228,6 +228,8 @@ class FileActions(QObject):
         text = f"Undid the last {report.action}: {len(report.reverted)} file(s) restored."
         if problems:
             text += f" {len(problems)} could not be restored (see Problems)."
+        if report.to_retry:
+            text += " Fix what stands in their way, then Undo again to finish."
         return OperationDone("undo", text, moved, problems)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
