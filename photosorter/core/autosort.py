@@ -51,7 +51,7 @@ def new_since_last_run(store: Store, paths: Sequence[Path], action: str | None) 
         except OSError:
             continue
         changed = entry is None or entry[:2] != (st.st_size, st.st_mtime_ns)
-        if changed or str(path) not in done:
+        if changed or done.get(str(path)) != entry[2]:
             fresh.append(path)
     return fresh
 

@@ -4,7 +4,9 @@ Tables `file_ops` / `file_op_steps` (migration 2 in cache.py). An operation is `
 while applied, then `applied` (or `empty` when nothing changed), `undone` after undo.
 Each file step is `pending` -> (`copied`) -> `done` | `failed`, later `undone`; the
 disk-side of each state is in `safeio`. An operation left `running` by a dead process is
-finished or rolled back step by step by `recover_interrupted`.
+finished or rolled back step by step by `recover_interrupted`. Only the last
+`KEEP_OPERATIONS` operations are kept; what copy and tag have handled (for watch catch-up)
+is remembered apart, in table `handled` (migration 3), which pruning leaves alone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ class OpRow:
 
 
 _STEP_COLS = "id, op, kind, source, dest, temp, hash, data, state, message, main, undoes"
+# The photos an ended copy/tag operation handled: path -> content hash (of the copy made;
+# for a tag, the identity the store has for the photo).
+_REMEMBER_HANDLED = """
+    INSERT OR REPLACE INTO handled(action, source, hash)
+    SELECT o.action, s.source, CASE WHEN s.kind = 'copy' THEN s.hash ELSE f.hash END
+    FROM file_op_steps s JOIN file_ops o ON o.id = s.op LEFT JOIN files f ON f.path = s.source
+    WHERE s.op = ? AND s.state = 'done' AND s.main IS NULL AND s.undoes IS NULL
+    AND ((o.action = 'copy' AND s.kind = 'copy') OR (o.action = 'tag' AND s.kind = 'sidecar'))
+    ORDER BY s.id
+"""
 
 
 class Journal:
@@ -88,9 +100,11 @@ class Journal:
                 (op,),
             ).fetchone()
             state = "applied" if done else "empty"
-        self.store.conn.execute(
-            "UPDATE file_ops SET state = ?, finished = ? WHERE id = ?", (state, time.time(), op)
-        )
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE file_ops SET state = ?, finished = ? WHERE id = ?", (state, time.time(), op)
+            )
+            conn.execute(_REMEMBER_HANDLED, (op,))
         return state
 
     def release(self, op: int) -> None:
@@ -142,15 +156,16 @@ class Journal:
         )
         return [_step(r) for r in rows]
 
-    def handled(self, action: str) -> set[str]:
-        """Source paths a `copy` or `tag` operation has already done (and not undone)."""
-        kind = "sidecar" if action == "tag" else action
+    def handled(self, action: str) -> dict[str, str | None]:
+        """Photo path -> content hash, for each photo a `copy` or `tag` has handled.
+
+        Kept when the journal is pruned, when the user deletes the copy and when the
+        operation is undone: either is the user's choice, which watch catch-up respects.
+        """
         rows = self.store.conn.execute(
-            "SELECT DISTINCT s.source FROM file_op_steps s JOIN file_ops o ON o.id = s.op "
-            "WHERE s.kind = ? AND s.state = 'done' AND o.action = ? AND o.state = 'applied'",
-            (kind, action),
+            "SELECT source, hash FROM handled WHERE action = ?", (action,)
         )
-        return {source for (source,) in rows}
+        return dict(rows)
 
     def keywords_added(self, sidecar: Path) -> set[str]:
         """Flat keywords PhotoSorter itself added to `sidecar` (and has not taken back)."""
