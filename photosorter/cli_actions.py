@@ -27,6 +27,7 @@ def default_dest(paths: Sequence[Path]) -> Path:
 
 def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextIO) -> int:
     """Plan, then (unless --dry-run) apply the --action to the classified photos."""
+    from photosorter.core.categories import load_categories
     from photosorter.core.fileops import apply_plan, plan_operation
     from photosorter.core.pipeline import CancelToken
 
@@ -37,7 +38,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             note = f"Destination: {dest} (beside {args.paths[0]}; choose another with --dest)"
             print(note, file=err if args.json else out)
     items = [(r.path, r.category) for r in results if not r.error]
-    plan = plan_operation(items, args.action, dest)
+    plan = plan_operation(items, args.action, dest, load_categories(args.categories).folders)
     failed = [r for r in results if r.error]
     if args.dry_run:
         if args.json:

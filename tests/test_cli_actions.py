@@ -291,3 +291,17 @@ def test_undo_blocked_half_way_can_be_run_again(tmp_path: Path, photos, capsys) 
     assert (code, err) == (0, "") and "1 file(s) reverted" in out
     assert snapshot(folder) == before and not dest.exists()
     assert run(capsys, "undo", "--cache", store)[1] == "Nothing to undo.\n"
+
+
+def test_move_uses_the_category_folder_key(tmp_path: Path, photos, capsys) -> None:
+    folder, labels, _ps, cats = photos
+    red = 'name = "red things"\n'
+    cats.write_text(cats.read_text().replace(red, red + 'folder = "Reds"\n'))
+    dest = tmp_path / "D"
+    _code, out, _ = run(
+        capsys, "sort", str(folder), "--categories", str(cats), "--action", "move",
+        "--dest", str(dest), "--cache", str(tmp_path / "store.sqlite3"),
+    )  # fmt: skip
+    assert f"-> {dest / 'Reds'}" in out and not (dest / "red things").exists()
+    reds = sum(1 for c in labels.values() if c == "red things")
+    assert len(list((dest / "Reds").iterdir())) == reds > 0

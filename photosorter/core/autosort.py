@@ -114,7 +114,7 @@ class AutoSorter:
         if self.action is None or (cancel and cancel.is_set()):
             return event
         items = [(c.path, c.category) for c in event.classified if c.category and not c.error]
-        event.plan = plan_operation(items, self.action, self.dest_root)
+        event.plan = plan_operation(items, self.action, self.dest_root, self.categories.folders)
         for target in own_writes(event.plan):  # our own writes must never come back as new
             self.watcher.ignore_path(target)
         event.report = apply_plan(event.plan, self.store, cancel=cancel)

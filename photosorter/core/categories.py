@@ -71,6 +71,11 @@ class CategorySet:
     def names(self) -> list[str]:
         return [c.name for c in self.categories]
 
+    @property
+    def folders(self) -> dict[str, str]:
+        """Category name -> the folder its photos go to (the `folder` key, or the name)."""
+        return {c.name: c.folder_name for c in self.categories}
+
     def get(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -122,9 +122,16 @@ class OpReport:
 
 # -- planning ------------------------------------------------------------------------------
 def plan_operation(
-    items: Sequence[tuple[Path, str | None]], action: Action, dest_root: Path | None
+    items: Sequence[tuple[Path, str | None]],
+    action: Action,
+    dest_root: Path | None,
+    folders: Mapping[str, str] | None = None,
 ) -> Plan:
-    """What `action` would do to these (photo, category name) pairs; reads the disk only."""
+    """What `action` would do to these (photo, category name) pairs; reads the disk only.
+
+    `folders` maps a category name to its folder name (`CategorySet.folders`); either is
+    sanitised into one folder directly inside `dest_root`.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if action != "tag" and dest_root is None:
@@ -152,7 +159,7 @@ def plan_operation(
     stems = Counter((p.parent, p.stem) for p in groups)
     for primary, raws in groups.items():
         category = chosen[primary]
-        folder = root / sanitize_folder_name(category)
+        folder = root / sanitize_folder_name((folders or {}).get(category, category))
         if folder.parent != root or folder.name in ("", ".", ".."):  # never outside dest_root
             raise FileOpError(f"category {category!r} maps outside {root}")
         if primary.parent == folder:

@@ -93,7 +93,7 @@ class FileActions(QObject):
             if session.settings.destination is None:  # remember the first choice
                 session.update_settings(replace(session.settings, destination=dest), False)
         try:
-            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+            plan = self._plan(items, action, dest)
         except PhotoSorterError as exc:
             session.notice.emit(Notice(str(exc), "error"))
             return False
@@ -113,7 +113,7 @@ class FileActions(QObject):
         if self.busy:
             return False
         try:
-            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+            plan = self._plan(items, action, dest)
         except PhotoSorterError as exc:
             self.session.notice.emit(Notice(f"New photos were not {DONE[action]}: {exc}", "error"))
             return False
@@ -121,6 +121,11 @@ class FileActions(QObject):
             return False
         self._apply(plan, auto=True)
         return True
+
+    def _plan(self, items: list[tuple[Path, str]], action: str, dest: Path | None) -> fileops.Plan:
+        """The plan for `action`, each category into its own folder (its `folder` key)."""
+        folders = self.session.categories.folders
+        return fileops.plan_operation(items, action, dest, folders)  # type: ignore[arg-type]
 
     def _apply(self, plan: fileops.Plan, auto: bool = False) -> None:
         store = self.session.store

@@ -441,3 +441,26 @@ def test_undo_of_copies_retries_a_blocked_one_but_not_a_changed_one(
     assert [p for p in copies if p.exists()] == [copies[1]]
     assert copies[1].read_bytes() == b"edited by the user"
     assert undo_last(store).op_id is None
+
+
+def test_category_folder_key_is_used_and_kept_inside_dest(
+    tmp_path: Path, library, store: Store
+) -> None:
+    from photosorter.core.categories import parse_categories
+
+    cats = parse_categories(
+        '[[category]]\nname = "Receipts"\nfolder = "Paperwork"\n'
+        '[[category]]\nname = "Up"\nfolder = "../../x"\n'
+        '[[category]]\nname = "Abs"\nfolder = "/etc"\n'
+        '[[category]]\nname = "Plain"\n'
+    )
+    files = [p for p in library if "only" in p.name] + [next(iter(library))]
+    dest = tmp_path / "Sorted"
+    items = list(zip(files, ["Receipts", "Up", "Abs", "Plain"], strict=True))
+    plan = plan_operation(items, "move", dest, cats.folders)
+    folders = [dest / "Paperwork", dest / "_.._x", dest / "_etc", dest / "Plain"]
+    assert [s.destination.parent for s in plan.steps] == folders
+    report = apply_plan(plan, store)
+    assert [o.dest.parent for o in report.outcomes] == folders
+    assert all((f / p.name).read_bytes() == library[p] for f, p in zip(folders, files, strict=True))
+    assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {"Sorted", "photos"}
