@@ -86,7 +86,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             if o.status == "error":
                 extra["error"] = o.message
             if args.action == "tag":
-                extra["keywords"] = list(o.keywords) if o.status == "ok" else []
+                extra["keywords"] = list(o.keywords) if o.status != "error" else []
             else:
                 extra["dest"] = str(o.dest) if o.dest else None
                 if o.companions:
@@ -99,9 +99,11 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             if o.status == "ok"
         )
         _print_plan_summary(args.action, sorted(counts.items()), out, would=False)
-        identical = [o for o in report.outcomes if o.status == "skipped-identical"]
-        if identical:
-            print(f"{len(identical)} identical file(s) already there, not copied again", file=out)
+        done_before = sum(1 for o in report.outcomes if o.status == "skipped-identical")
+        if done_before and args.action == "tag":
+            print(f"{done_before} photo(s) already had their keywords", file=out)
+        elif done_before:
+            print(f"{done_before} identical file(s) already there, not copied again", file=out)
         unsure = sum(1 for _, why in plan.left if why.startswith("uncategorized"))
         if unsure:
             print(f"{unsure} uncategorized photo(s) left where they are", file=out)

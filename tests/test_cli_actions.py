@@ -305,3 +305,16 @@ def test_move_uses_the_category_folder_key(tmp_path: Path, photos, capsys) -> No
     assert f"-> {dest / 'Reds'}" in out and not (dest / "red things").exists()
     reds = sum(1 for c in labels.values() if c == "red things")
     assert len(list((dest / "Reds").iterdir())) == reds > 0
+
+
+def test_tag_again_says_how_many_were_new(tmp_path: Path, photos, capsys) -> None:
+    """A run killed half way, then run again: only the rest are tagged now."""
+    folder, labels, _ps, cats = photos
+    args = ["sort", str(folder), "--categories", str(cats), "--action", "tag"]
+    run(capsys, *args)
+    untagged = [p for p, c in labels.items() if c][:5]
+    for path in untagged:
+        path.with_name(path.name + ".xmp").unlink()
+    _code, out, _ = run(capsys, *args)
+    assert "Tagged 5 photo(s):" in out
+    assert "22 photo(s) already had their keywords" in out

@@ -10,6 +10,7 @@ travels with its same-stem JPEG.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,7 +41,7 @@ from photosorter.core.xmp import (
 
 Action = Literal["move", "copy", "tag"]
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
-Status = Literal["ok", "skipped-identical", "error"]
+Status = Literal["ok", "skipped-identical", "error"]  # skipped: already done (copy or keywords)
 
 RAW_EXTENSIONS = frozenset(
     {".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff",
@@ -48,6 +49,7 @@ RAW_EXTENSIONS = frozenset(
      ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"}
 )  # fmt: skip
 STEM_SIDECARS = (".xmp", ".aae")  # photo.xmp (Lightroom, RAW), photo.aae (Apple edits)
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class _Cancel(Protocol):
@@ -292,7 +294,8 @@ def apply_plan(
                 else:
                     outcome = _apply_transfer(journal, op, step, plan.action, made)
             except PhotoSorterError as exc:
-                outcome = Outcome(step.source, step.category, "error", message=str(exc))
+                why = _failure_message(exc, step)
+                outcome = Outcome(step.source, step.category, "error", message=why)
             report.outcomes.append(outcome)
             if progress is not None:
                 progress(i + 1, len(plan.steps))
@@ -300,6 +303,17 @@ def apply_plan(
     finally:
         journal.release(op)
     return report
+
+
+def _failure_message(exc: PhotoSorterError, step: Step) -> str:
+    """A failure in plain words; a full disk is named (the OS names no file for ENOSPC)."""
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if isinstance(cause, OSError) and cause.errno in _DISK_FULL:
+        folder = step.destination.parent if step.destination else step.source.parent
+        return f"no room left in {folder}: {exc}"
+    return str(exc)
 
 
 def _apply_transfer(journal: Journal, op: int, step: Step, kind: str, made: set[Path]) -> Outcome:
@@ -440,7 +454,8 @@ def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
         info = {"added": added.to_json(), "removed": removed.to_json()}
         safeio.write_sidecar(journal, op, step.source, sidecar, new, before, info=info)
         message = f"replaces {', '.join(removed.subject)}" if removed.subject else ""
+        status: Status = "ok"
     else:
-        message = "keywords already present"
-    return Outcome(step.source, step.category, "ok", keywords=step.keywords, message=message,
+        message, status = "keywords already present", "skipped-identical"
+    return Outcome(step.source, step.category, status, keywords=step.keywords, message=message,
                    sidecar=sidecar)  # fmt: skip

@@ -213,7 +213,7 @@ class FileActions(QObject):
         moved = {o.source: o.dest for o in ok if report.action == "move" and o.dest}
         parts = [f"{len(ok)} photo(s) {DONE[report.action]}"]
         if same:
-            parts.append(f"{len(same)} already there")
+            parts.append(f"{len(same)} already {'tagged' if report.action == 'tag' else 'there'}")
         if problems:
             parts.append(f"{len(problems)} failed (see Problems)")
         if report.cancelled:

@@ -464,3 +464,25 @@ def test_category_folder_key_is_used_and_kept_inside_dest(
     assert [o.dest.parent for o in report.outcomes] == folders
     assert all((f / p.name).read_bytes() == library[p] for f, p in zip(folders, files, strict=True))
     assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {"Sorted", "photos"}
+
+
+@pytest.mark.parametrize("action", ["copy", "tag"])
+def test_disk_full_names_the_folder_that_is_full(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """write() fails with ENOSPC naming no file: the message must say where."""
+    import errno
+
+    from photosorter.core import safeio
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safeio, "_copy_file" if action == "copy" else "_fsync", full)
+    src = tmp_path / "in" / "a.jpg"
+    photo(src)
+    dest = tmp_path / "D" if action == "copy" else None
+    report = apply_plan(plan_operation([(src, "Red")], action, dest), store)
+    folder = tmp_path / "D" / "Red" if action == "copy" else src.parent
+    assert report.outcomes[0].status == "error"
+    assert f"no room left in {folder}: disk full" in report.outcomes[0].message
