@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -302,6 +303,11 @@ class _ProgressLine:
         self.stream.flush()
 
 
+def undo_command(cache: Path | None) -> str:
+    """The `photosorter undo` command line for this store."""
+    return "photosorter undo" + (f" --cache {shlex.quote(str(cache))}" if cache else "")
+
+
 def cmd_undo(args: argparse.Namespace) -> int:
     from photosorter.core.files.fileops import undo_last
 
@@ -318,6 +324,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
     )
     for item in failed:
         print(f"not reverted: {item.path}: {item.message}", file=err)
+    if report.to_retry:
+        print(
+            f"{len(report.to_retry)} file(s) still to revert: fix what is named above, then run "
+            f"{undo_command(args.cache)} again",
+            file=err,
+        )
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

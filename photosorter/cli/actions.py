@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, _emit_json
+from photosorter.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    _emit_json,
+    undo_command,
+)
 
 
 def default_dest(paths: Sequence[Path]) -> Path:
@@ -22,6 +27,7 @@ def default_dest(paths: Sequence[Path]) -> Path:
 
 def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextIO) -> int:
     """Plan, then (unless --dry-run) apply the --action to the classified photos."""
+    from photosorter.core.categories import load_categories
     from photosorter.core.files.fileops import apply_plan, plan_operation
     from photosorter.core.library.pipeline import CancelToken
 
@@ -32,7 +38,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             note = f"Destination: {dest} (beside {args.paths[0]}; choose another with --dest)"
             print(note, file=err if args.json else out)
     items = [(r.path, r.category) for r in results if not r.error]
-    plan = plan_operation(items, args.action, dest)
+    plan = plan_operation(items, args.action, dest, load_categories(args.categories).folders)
     failed = [r for r in results if r.error]
     if args.dry_run:
         if args.json:
@@ -80,7 +86,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             if o.status == "error":
                 extra["error"] = o.message
             if args.action == "tag":
-                extra["keywords"] = list(o.keywords) if o.status == "ok" else []
+                extra["keywords"] = list(o.keywords) if o.status != "error" else []
             else:
                 extra["dest"] = str(o.dest) if o.dest else None
                 if o.companions:
@@ -93,9 +99,11 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             if o.status == "ok"
         )
         _print_plan_summary(args.action, sorted(counts.items()), out, would=False)
-        identical = [o for o in report.outcomes if o.status == "skipped-identical"]
-        if identical:
-            print(f"{len(identical)} identical file(s) already there, not copied again", file=out)
+        done_before = sum(1 for o in report.outcomes if o.status == "skipped-identical")
+        if done_before and args.action == "tag":
+            print(f"{done_before} photo(s) already had their keywords", file=out)
+        elif done_before:
+            print(f"{done_before} identical file(s) already there, not copied again", file=out)
         unsure = sum(1 for _, why in plan.left if why.startswith("uncategorized"))
         if unsure:
             print(f"{unsure} uncategorized photo(s) left where they are", file=out)
@@ -109,8 +117,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
     for o in op_failed:
         print(f"error: {o.source}: {o.message}", file=err)
     if any(o.status == "ok" for o in report.outcomes):
-        cache = f" --cache {shlex.quote(str(args.cache))}" if args.cache else ""
-        print(f"Undo with: photosorter undo{cache}", file=err if args.json else out)
+        print(f"Undo with: {undo_command(args.cache)}", file=err if args.json else out)
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_SOME_FAILED if failed or op_failed else EXIT_OK

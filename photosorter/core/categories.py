@@ -40,6 +40,7 @@ _WINDOWS_RESERVED = {
     *(f"LPT{i}" for i in range(1, 10)),
 }  # fmt: skip
 _UNSAFE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")  # never valid in a name (nor in XMP keywords)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,11 @@ class CategorySet:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.categories]
+
+    @property
+    def folders(self) -> dict[str, str]:
+        """Category name -> the folder its photos go to (the `folder` key, or the name)."""
+        return {c.name: c.folder_name for c in self.categories}
 
     def get(self, name: str) -> Category | None:
         return next((c for c in self.categories if c.name == name), None)
@@ -165,6 +171,8 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail(i, "category needs a non-empty 'name' string")
+        if _CONTROL_CHARS.search(name.strip()):
+            raise fail(i, f"category {name!r}: the name has a control character; remove it")
         prompts = entry.get("prompts", [name])
         if isinstance(prompts, str):
             prompts = [prompts]

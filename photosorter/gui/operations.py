@@ -93,7 +93,7 @@ class FileActions(QObject):
             if session.settings.destination is None:  # remember the first choice
                 session.update_settings(replace(session.settings, destination=dest), False)
         try:
-            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+            plan = self._plan(items, action, dest)
         except PhotoSorterError as exc:
             session.notice.emit(Notice(str(exc), "error"))
             return False
@@ -113,7 +113,7 @@ class FileActions(QObject):
         if self.busy:
             return False
         try:
-            plan = fileops.plan_operation(items, action, dest)  # type: ignore[arg-type]
+            plan = self._plan(items, action, dest)
         except PhotoSorterError as exc:
             self.session.notice.emit(Notice(f"New photos were not {DONE[action]}: {exc}", "error"))
             return False
@@ -121,6 +121,11 @@ class FileActions(QObject):
             return False
         self._apply(plan, auto=True)
         return True
+
+    def _plan(self, items: list[tuple[Path, str]], action: str, dest: Path | None) -> fileops.Plan:
+        """The plan for `action`, each category into its own folder (its `folder` key)."""
+        folders = self.session.categories.folders
+        return fileops.plan_operation(items, action, dest, folders)  # type: ignore[arg-type]
 
     def _apply(self, plan: fileops.Plan, auto: bool = False) -> None:
         store = self.session.store
@@ -208,7 +213,7 @@ class FileActions(QObject):
         moved = {o.source: o.dest for o in ok if report.action == "move" and o.dest}
         parts = [f"{len(ok)} photo(s) {DONE[report.action]}"]
         if same:
-            parts.append(f"{len(same)} already there")
+            parts.append(f"{len(same)} already {'tagged' if report.action == 'tag' else 'there'}")
         if problems:
             parts.append(f"{len(problems)} failed (see Problems)")
         if report.cancelled:
@@ -228,6 +233,8 @@ class FileActions(QObject):
         text = f"Undid the last {report.action}: {len(report.reverted)} file(s) restored."
         if problems:
             text += f" {len(problems)} could not be restored (see Problems)."
+        if report.to_retry:
+            text += " Fix what stands in their way, then Undo again to finish."
         return OperationDone("undo", text, moved, problems)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:

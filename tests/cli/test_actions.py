@@ -259,3 +259,62 @@ def test_real_model_move_and_undo(tmp_path: Path, tiny_spec: str, capsys) -> Non
     code, out, err = run(capsys, "undo", "--cache", store)
     assert code == 0, err
     assert snapshot(folder) == before
+
+
+def test_category_name_with_a_control_character_exits_2(tmp_path: Path, capsys) -> None:
+    cats = tmp_path / "cats.toml"
+    cats.write_text('[[category]]\nname = "red"\n[[category]]\nname = "bell\\u0007"\n')
+    (tmp_path / "in").mkdir()
+    code, _out, err = run(
+        capsys, "sort", str(tmp_path / "in"), "--categories", str(cats), "--action", "tag"
+    )
+    assert code == 2
+    assert f"{cats}, line 3" in err and "control character" in err
+
+
+def test_undo_blocked_half_way_can_be_run_again(tmp_path: Path, photos, capsys) -> None:
+    folder, labels, _ps, cats = photos
+    before = snapshot(folder)
+    dest, store = tmp_path / "D", str(tmp_path / "store.sqlite3")
+    run(
+        capsys, "sort", str(folder), "--categories", str(cats), "--action", "move",
+        "--dest", str(dest), "--cache", store,
+    )  # fmt: skip
+    blocked = next(p for p, c in labels.items() if c)
+    blocked.write_bytes(b"a new file took its place")
+    code, out, err = run(capsys, "undo", "--cache", store)
+    assert code == 1 and "26 file(s) reverted" in out
+    assert f"not reverted: {dest / labels[blocked] / blocked.name}" in err
+    assert "1 file(s) still to revert: fix what is named above, then run photosorter undo" in err
+    blocked.unlink()
+    code, out, err = run(capsys, "undo", "--cache", store)
+    assert (code, err) == (0, "") and "1 file(s) reverted" in out
+    assert snapshot(folder) == before and not dest.exists()
+    assert run(capsys, "undo", "--cache", store)[1] == "Nothing to undo.\n"
+
+
+def test_move_uses_the_category_folder_key(tmp_path: Path, photos, capsys) -> None:
+    folder, labels, _ps, cats = photos
+    red = 'name = "red things"\n'
+    cats.write_text(cats.read_text().replace(red, red + 'folder = "Reds"\n'))
+    dest = tmp_path / "D"
+    _code, out, _ = run(
+        capsys, "sort", str(folder), "--categories", str(cats), "--action", "move",
+        "--dest", str(dest), "--cache", str(tmp_path / "store.sqlite3"),
+    )  # fmt: skip
+    assert f"-> {dest / 'Reds'}" in out and not (dest / "red things").exists()
+    reds = sum(1 for c in labels.values() if c == "red things")
+    assert len(list((dest / "Reds").iterdir())) == reds > 0
+
+
+def test_tag_again_says_how_many_were_new(tmp_path: Path, photos, capsys) -> None:
+    """A run killed half way, then run again: only the rest are tagged now."""
+    folder, labels, _ps, cats = photos
+    args = ["sort", str(folder), "--categories", str(cats), "--action", "tag"]
+    run(capsys, *args)
+    untagged = [p for p, c in labels.items() if c][:5]
+    for path in untagged:
+        path.with_name(path.name + ".xmp").unlink()
+    _code, out, _ = run(capsys, *args)
+    assert "Tagged 5 photo(s):" in out
+    assert "22 photo(s) already had their keywords" in out

@@ -95,3 +95,16 @@ def test_sanitize_folder_name(name: str, expected: str) -> None:
 def test_parse_accepts_single_string_prompt() -> None:
     cats = parse_categories('[[category]]\nname = "Dogs"\nprompts = "a dog"\n')
     assert cats.categories[0].prompts == ("a dog",)
+
+
+@pytest.mark.parametrize("escaped", ["\\u0000", "\\u0007", "\\u001b", "\\t", "\\n"])
+def test_control_characters_in_a_name_are_refused_with_file_and_line(
+    tmp_path: Path, escaped: str
+) -> None:
+    """They would be written into XMP keywords that no XML parser accepts."""
+    path = write(tmp_path, f'[[category]]\nname = "ok"\n\n[[category]]\nname = "bad{escaped}x"\n')
+    with pytest.raises(ConfigError, match="control character") as err:
+        load_categories(path)
+    assert f"{path}, line 4" in str(err.value)
+    trimmed = write(tmp_path, '[[category]]\nname = "\\tdogs\\n"\n')  # only around it: trimmed
+    assert load_categories(trimmed).names == ["dogs"]

@@ -10,9 +10,10 @@ travels with its same-stem JPEG.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -41,7 +42,7 @@ from photosorter.core.userfiles import NotRegularFileError, regular_size
 
 Action = Literal["move", "copy", "tag"]
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
-Status = Literal["ok", "skipped-identical", "error"]
+Status = Literal["ok", "skipped-identical", "error"]  # skipped: already done (copy or keywords)
 
 RAW_EXTENSIONS = frozenset(
     {".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff",
@@ -49,6 +50,7 @@ RAW_EXTENSIONS = frozenset(
      ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"}
 )  # fmt: skip
 STEM_SIDECARS = (".xmp", ".aae")  # photo.xmp (Lightroom, RAW), photo.aae (Apple edits)
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class _Cancel(Protocol):
@@ -123,9 +125,16 @@ class OpReport:
 
 # -- planning ------------------------------------------------------------------------------
 def plan_operation(
-    items: Sequence[tuple[Path, str | None]], action: Action, dest_root: Path | None
+    items: Sequence[tuple[Path, str | None]],
+    action: Action,
+    dest_root: Path | None,
+    folders: Mapping[str, str] | None = None,
 ) -> Plan:
-    """What `action` would do to these (photo, category name) pairs; reads the disk only."""
+    """What `action` would do to these (photo, category name) pairs; reads the disk only.
+
+    `folders` maps a category name to its folder name (`CategorySet.folders`); either is
+    sanitised into one folder directly inside `dest_root`.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if action != "tag" and dest_root is None:
@@ -153,7 +162,7 @@ def plan_operation(
     stems = Counter((p.parent, p.stem) for p in groups)
     for primary, raws in groups.items():
         category = chosen[primary]
-        folder = root / sanitize_folder_name(category)
+        folder = root / sanitize_folder_name((folders or {}).get(category, category))
         if folder.parent != root or folder.name in ("", ".", ".."):  # never outside dest_root
             raise FileOpError(f"category {category!r} maps outside {root}")
         if primary.parent == folder:
@@ -285,11 +294,9 @@ def apply_plan(
                     outcome = _apply_tag(journal, op, step)
                 else:
                     outcome = _apply_transfer(journal, op, step, plan.action, made)
-            except PhotoSorterError as exc:
-                outcome = Outcome(step.source, step.category, "error", message=str(exc))
-            except OSError as exc:  # e.g. the lock folder or the photo became unreadable
-                message = safeio.explain(exc, step.source)
-                outcome = Outcome(step.source, step.category, "error", message=message)
+            except (PhotoSorterError, OSError) as exc:  # OSError: e.g. the lock folder
+                why = _failure_message(exc, step)
+                outcome = Outcome(step.source, step.category, "error", message=why)
             report.outcomes.append(outcome)
             if progress is not None:
                 progress(i + 1, len(plan.steps))
@@ -297,6 +304,18 @@ def apply_plan(
     finally:
         journal.release(op)
     return report
+
+
+def _failure_message(exc: PhotoSorterError | OSError, step: Step) -> str:
+    """A failure in plain words; a full disk is named (the OS names no file for ENOSPC)."""
+    text = safeio.explain(exc, step.source) if isinstance(exc, OSError) else str(exc)
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if isinstance(cause, OSError) and cause.errno in _DISK_FULL:
+        folder = step.destination.parent if step.destination else step.source.parent
+        return f"no room left in {folder}: {text}"
+    return text
 
 
 def _apply_transfer(journal: Journal, op: int, step: Step, kind: str, made: set[Path]) -> Outcome:
@@ -475,7 +494,8 @@ def _tag_claimed(journal: Journal, op: int, step: Step) -> Outcome:
         info = {"added": added.to_json(), "removed": removed.to_json()}
         safeio.write_sidecar(journal, op, step.source, sidecar, new, before, info=info)
         message = f"replaces {', '.join(removed.subject)}" if removed.subject else ""
+        status: Status = "ok"
     else:
-        message = "keywords already present"
-    return Outcome(step.source, step.category, "ok", keywords=step.keywords, message=message,
+        message, status = "keywords already present", "skipped-identical"
+    return Outcome(step.source, step.category, status, keywords=step.keywords, message=message,
                    sidecar=sidecar)  # fmt: skip

@@ -4,7 +4,9 @@ Tables `file_ops` / `file_op_steps` (migration 2 in cache.py). An operation is `
 while applied, then `applied` (or `empty` when nothing changed), `undone` after undo.
 Each file step is `pending` -> (`copied`) -> `done` | `failed`, later `undone`; the
 disk-side of each state is in `safeio`. An operation left `running` by a dead process is
-finished or rolled back step by step by `recover_interrupted`.
+finished or rolled back step by step by `recover_interrupted`. Only the last
+`KEEP_OPERATIONS` operations are kept; what copy and tag have handled (for watch catch-up)
+is remembered apart, in table `handled` (migration 3), which pruning leaves alone.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ class OpRow:
 
 
 _STEP_COLS = "id, op, kind, source, dest, temp, hash, data, state, message, main, undoes"
+# The photos an ended copy/tag operation handled: path -> content hash (of the copy made;
+# for a tag, the identity the store has for the photo).
+_REMEMBER_HANDLED = """
+    INSERT OR REPLACE INTO handled(action, source, hash)
+    SELECT o.action, s.source, CASE WHEN s.kind = 'copy' THEN s.hash ELSE f.hash END
+    FROM file_op_steps s JOIN file_ops o ON o.id = s.op LEFT JOIN files f ON f.path = s.source
+    WHERE s.op = ? AND s.state = 'done' AND s.main IS NULL AND s.undoes IS NULL
+    AND ((o.action = 'copy' AND s.kind = 'copy') OR (o.action = 'tag' AND s.kind = 'sidecar'))
+    ORDER BY s.id
+"""
 
 
 class Journal:
@@ -88,9 +100,11 @@ class Journal:
                 (op,),
             ).fetchone()
             state = "applied" if done else "empty"
-        self.store.conn.execute(
-            "UPDATE file_ops SET state = ?, finished = ? WHERE id = ?", (state, time.time(), op)
-        )
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE file_ops SET state = ?, finished = ? WHERE id = ?", (state, time.time(), op)
+            )
+            conn.execute(_REMEMBER_HANDLED, (op,))
         return state
 
     def release(self, op: int) -> None:
@@ -142,15 +156,16 @@ class Journal:
         )
         return [_step(r) for r in rows]
 
-    def handled(self, action: str) -> set[str]:
-        """Source paths a `copy` or `tag` operation has already done (and not undone)."""
-        kind = "sidecar" if action == "tag" else action
+    def handled(self, action: str) -> dict[str, str | None]:
+        """Photo path -> content hash, for each photo a `copy` or `tag` has handled.
+
+        Kept when the journal is pruned, when the user deletes the copy and when the
+        operation is undone: either is the user's choice, which watch catch-up respects.
+        """
         rows = self.store.conn.execute(
-            "SELECT DISTINCT s.source FROM file_op_steps s JOIN file_ops o ON o.id = s.op "
-            "WHERE s.kind = ? AND s.state = 'done' AND o.action = ? AND o.state = 'applied'",
-            (kind, action),
+            "SELECT source, hash FROM handled WHERE action = ?", (action,)
         )
-        return {source for (source,) in rows}
+        return dict(rows)
 
     def keywords_added(self, sidecar: Path) -> set[str]:
         """Flat keywords PhotoSorter itself added to `sidecar` (and has not taken back)."""
@@ -224,6 +239,7 @@ class UndoItem:
     restored: Path | None  # where it is now (None: removed, or not reverted)
     ok: bool
     message: str = ""
+    retry: bool = False  # not reverted yet, and a later undo tries again
 
 
 @dataclass
@@ -240,10 +256,20 @@ class UndoReport:
     def not_reverted(self) -> list[UndoItem]:
         return [i for i in self.items if not i.ok]
 
+    @property
+    def to_retry(self) -> list[UndoItem]:
+        """What a later undo tries again, once the user has fixed what stood in the way."""
+        return [i for i in self.items if i.retry]
+
 
 # -- undo and recovery ----------------------------------------------------------------------
 def undo_last(store: Store) -> UndoReport:
-    """Revert the last applied move/copy/tag; what could not be reverted is reported."""
+    """Revert the last applied move/copy/tag; what could not be reverted is reported.
+
+    The operation stays undoable while a file is left that a retry may revert (its original
+    place taken, a permission); what can never be reverted (a moved photo that is gone, a
+    copy the user changed) is reported once and then counts as done.
+    """
     journal = Journal(store)
     target = journal.last_undoable()
     if target is None:
@@ -254,13 +280,17 @@ def undo_last(store: Store) -> UndoReport:
         rows = [r for r in target.steps if r.state == "done" and r.undoes is None]
         for row in reversed(rows):
             if row.kind in ("move", "copy", "sidecar"):
-                report.items.append(_undo_row(journal, op, row))
+                item = _undo_row(journal, op, row)
+                if not item.ok and not item.retry:
+                    journal.update(row, "undone", message=f"not reverted: {item.message}")
+                report.items.append(item)
         for row in reversed([r for r in rows if r.kind == "mkdir"]):
             with contextlib.suppress(OSError):  # only folders left empty go
                 os.rmdir(row.dest)
                 journal.update(row, "undone")
         journal.end(op, "applied")
-        journal.set_op_state(target.id, "undone")
+        if not report.to_retry:
+            journal.set_op_state(target.id, "undone")
     finally:
         journal.release(op)
     return report
@@ -280,7 +310,8 @@ def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
             if not os.path.lexists(row.dest):
                 return UndoItem(row.dest, None, False, f"no longer at {row.dest}")
             if os.path.lexists(row.source):
-                return UndoItem(row.dest, None, False, f"{row.source} is taken by another file")
+                taken = f"{row.source} is taken by another file"
+                return UndoItem(row.dest, None, False, taken, retry=True)
             row.source.parent.mkdir(parents=True, exist_ok=True)
             back = journal.add(op, "move", row.dest, row.source, undoes=row.id)
             safeio.transfer(journal, back)
@@ -291,7 +322,17 @@ def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
             return UndoItem(row.dest, None, True, done.message or "copy removed")
         return _undo_tag(journal, op, row)
     except (PhotoSorterError, OSError) as exc:
-        return UndoItem(row.dest, None, False, str(exc))
+        return UndoItem(row.dest, None, False, str(exc), retry=not _changed_copy(row))
+
+
+def _changed_copy(row: StepRow) -> bool:
+    """A copy the user has changed since PhotoSorter made it: undo keeps it, for good."""
+    if row.kind != "copy" or not os.path.isfile(row.dest):
+        return False
+    try:
+        return safeio.file_hash(row.dest) != row.hash
+    except OSError:
+        return False
 
 
 def _undo_tag(journal: Journal, op: int, row: StepRow) -> UndoItem:
@@ -312,7 +353,7 @@ def _undo_tag(journal: Journal, op: int, row: StepRow) -> UndoItem:
             new, restored = merge_keywords(new, replaced)
             removed = removed if removed else restored
     except XmpError as exc:
-        return UndoItem(sidecar, None, False, f"{sidecar}: {exc}; left as it is")
+        return UndoItem(sidecar, None, False, f"{sidecar}: {exc}; left as it is", retry=True)
     if not removed:
         journal.update(row, "undone")
         return UndoItem(sidecar, sidecar, True, "keywords were already removed")

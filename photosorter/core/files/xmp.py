@@ -8,7 +8,9 @@ every other property, namespace prefix and comment survives a merge.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from collections import ChainMap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,8 @@ _PREFERRED = {X: "x", RDF: "rdf", DC: "dc", LR: "lr", DIGIKAM: "digiKam"}
 ROOT_TAG = "PhotoSorter"
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024
 _PACKET_ID = "W5M0MpCehiHzreSzNTczkc9d"
+# Characters XML 1.0 forbids even as character references (C0 controls but tab, CR, LF).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class XmpError(PhotoSorterError):
@@ -138,42 +142,39 @@ def remove_keywords(data: bytes, remove: Keywords) -> tuple[bytes, Keywords]:
 
 # -- parsing ---------------------------------------------------------------------------
 class _Builder(ET.TreeBuilder):
-    """Keeps comments and processing instructions, and records namespace prefixes."""
+    """Keeps comments and processing instructions, and where each namespace was declared."""
 
     def __init__(self) -> None:
         super().__init__(insert_comments=True, insert_pis=True)
-        self.prefixes: dict[str, str] = {}
+        self.declared: dict[ET.Element, dict[str, str]] = {}  # element -> {prefix: uri}
+        self._pending: dict[str, str] = {}
 
     def start_ns(self, prefix: str, uri: str) -> None:
-        self.prefixes.setdefault(uri, prefix)
+        self._pending[prefix] = uri
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        elem = super().start(tag, attrs)
+        if self._pending:
+            self.declared[elem], self._pending = self._pending, {}
+        return elem
 
 
 @dataclass
 class _Document:
     root: ET.Element
-    prefixes: dict[str, str]  # uri -> prefix, as the file spelled them
+    declared: dict[ET.Element, dict[str, str]]  # namespace declarations, where the file has them
     fresh: bool = False
 
     def serialize(self) -> bytes:
+        """The packet, each namespace declared where the file declared it; one PhotoSorter
+        added is declared on its rdf:Description, under a prefix free there."""
         if self.fresh:
             ET.indent(self.root, space=" ")
-        prefixes = dict(self.prefixes)
-        used = _namespaces(self.root)
-        taken = set(prefixes.values())
-        for uri in used:
-            if uri not in prefixes:
-                prefix = _PREFERRED.get(uri) or "ns"
-                base, n = prefix, 1
-                while prefix in taken:
-                    prefix, n = f"{base}{n}", n + 1
-                prefixes[uri] = prefix
-                taken.add(prefix)
-        decls = "".join(
-            f' xmlns{":" + prefixes[u] if prefixes[u] else ""}="{_esc_attr(u)}"'
-            for u in sorted(used, key=lambda u: (u != X, u != RDF, prefixes[u]))
-        )
+        decls = {elem: dict(found) for elem, found in self.declared.items()}
+        spelled = {u: p for found in reversed(decls.values()) for p, u in found.items() if p}
+        _declare_missing(self.root, decls, ChainMap(), None, spelled)
         body: list[str] = []
-        _write(self.root, prefixes, body, decls)
+        _write(self.root, decls, ChainMap(), body)
         head = f'<?xpacket begin="\ufeff" id="{_PACKET_ID}"?>\n'
         return (head + "".join(body) + '\n<?xpacket end="w"?>\n').encode("utf-8")
 
@@ -192,7 +193,7 @@ def _parse(data: bytes) -> _Document:
         raise XmpError(f"malformed XMP: {exc}") from None
     if root.tag != f"{{{RDF}}}RDF" and root.find(f".//{{{RDF}}}RDF") is None:
         raise XmpError("not an XMP packet (no rdf:RDF element)")
-    return _Document(root, builder.prefixes)
+    return _Document(root, builder.declared)
 
 
 def _new_document() -> _Document:
@@ -273,55 +274,98 @@ def _tidy(root: ET.Element, container: ET.Element) -> None:
         prop.tail = "\n" + " " * (depth - 1)
 
 
-def _namespaces(root: ET.Element) -> list[str]:
-    used: dict[str, None] = {}
-    for elem in root.iter():
-        if isinstance(elem.tag, str) and elem.tag.startswith("{"):
-            used[elem.tag[1:].split("}")[0]] = None
-        for key in elem.attrib:
-            if key.startswith("{") and not key.startswith(f"{{{XML_NS}}}"):
-                used[key[1:].split("}")[0]] = None
-    return list(used)
+Scope = ChainMap[str, str]  # prefix -> uri in force at an element (innermost map first)
 
 
-def _qname(name: str, prefixes: dict[str, str]) -> str:
+def _uris(elem: ET.Element) -> list[tuple[str, bool]]:
+    """(namespace, used by an attribute) for the names of one element."""
+    names = [(elem.tag, False), *((key, True) for key in elem.attrib)]
+    return [(n[1:].split("}")[0], attr) for n, attr in names if n.startswith("{")]
+
+
+def _prefix_for(uri: str, scope: Scope, attr: bool) -> str | None:
+    """The innermost prefix bound to `uri` (an attribute needs a non-empty one)."""
+    if uri == XML_NS:
+        return "xml"
+    for bindings in scope.maps:
+        for prefix, bound in reversed(bindings.items()):
+            if bound == uri and scope[prefix] == uri and (prefix or not attr):
+                return prefix
+    return None
+
+
+def _declare_missing(
+    elem: ET.Element,
+    decls: dict[ET.Element, dict[str, str]],
+    scope: Scope,
+    home: dict[str, str] | None,
+    spelled: dict[str, str],
+) -> None:
+    """Declare each namespace an element uses but has no prefix for: on its rdf:Description
+    (or on itself outside one), under its usual prefix or a numbered one if that is taken."""
+    if not isinstance(elem.tag, str):
+        return  # a comment or processing instruction
+    own = decls.setdefault(elem, {})
+    scope = scope.new_child(own)
+    is_description = elem.tag == f"{{{RDF}}}Description"
+    target = own if home is None or is_description else home
+    for uri, attr in _uris(elem):
+        if _prefix_for(uri, scope, attr) is None:
+            base = spelled.get(uri) or _PREFERRED.get(uri) or "ns"
+            prefix, n = base, 1
+            while prefix in scope:
+                prefix, n = f"{base}{n}", n + 1
+            target[prefix] = uri
+    for child in elem:
+        _declare_missing(child, decls, scope, own if is_description else home, spelled)
+
+
+def _qname(name: str, scope: Scope, attr: bool) -> str:
     if not name.startswith("{"):
         return name
     uri, local = name[1:].split("}", 1)
-    if uri == XML_NS:
-        return f"xml:{local}"
-    prefix = prefixes[uri]
+    prefix = _prefix_for(uri, scope, attr)
+    assert prefix is not None, f"no prefix declared for {uri}"
     return f"{prefix}:{local}" if prefix else local
 
 
-def _write(elem: ET.Element, prefixes: dict[str, str], out: list[str], decls: str = "") -> None:
+def _write(
+    elem: ET.Element, decls: dict[ET.Element, dict[str, str]], scope: Scope, out: list[str]
+) -> None:
     if elem.tag is ET.Comment:
         out.append(f"<!--{elem.text or ''}-->")
     elif elem.tag is ET.ProcessingInstruction:
         out.append(f"<?{elem.text or ''}?>")
     else:
-        tag = _qname(elem.tag, prefixes)
-        attrs = "".join(f' {_qname(k, prefixes)}="{_esc_attr(v)}"' for k, v in elem.attrib.items())
+        own = decls.get(elem, {})
+        scope = scope.new_child(own)
+        tag = _qname(elem.tag, scope, attr=False)
+        start = tag + "".join(
+            f' xmlns{":" + p if p else ""}="{_esc_attr(u)}"' for p, u in own.items()
+        )
+        start += "".join(
+            f' {_qname(k, scope, attr=True)}="{_esc_attr(v)}"' for k, v in elem.attrib.items()
+        )
         if len(elem) or elem.text:
-            out.append(f"<{tag}{decls}{attrs}>{_esc_text(elem.text or '')}")
+            out.append(f"<{start}>{_esc_text(elem.text or '')}")
             for child in elem:
-                _write(child, prefixes, out)
+                _write(child, decls, scope, out)
             out.append(f"</{tag}>")
         else:
-            out.append(f"<{tag}{decls}{attrs}/>")
+            out.append(f"<{start}/>")
     if elem.tail:
         out.append(_esc_text(elem.tail))
 
 
 def _esc_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    bad = _NOT_XML.search(text)
+    if bad:
+        code = f"U+{ord(bad.group()):04X}"
+        raise XmpError(f"cannot write {text!r}: XML does not allow the character {code}")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 def _esc_attr(text: str) -> str:
-    return (
-        _esc_text(text)
-        .replace('"', "&quot;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-        .replace("\t", "&#9;")
-    )
+    return _esc_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")

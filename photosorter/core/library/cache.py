@@ -78,6 +78,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX file_op_steps_op ON file_op_steps(op);
     CREATE INDEX file_ops_state ON file_ops(state);
     """,
+    # 3: the photos copy/tag has handled (path + content hash), which journal pruning keeps;
+    # filled from the journal history there is.
+    """
+    CREATE TABLE handled (
+        action TEXT NOT NULL,
+        source TEXT NOT NULL,
+        hash TEXT,
+        PRIMARY KEY (action, source)
+    ) WITHOUT ROWID;
+    INSERT OR REPLACE INTO handled(action, source, hash)
+        SELECT o.action, s.source, CASE WHEN s.kind = 'copy' THEN s.hash ELSE f.hash END
+        FROM file_op_steps s JOIN file_ops o ON o.id = s.op LEFT JOIN files f ON f.path = s.source
+        WHERE s.state IN ('done', 'undone') AND s.main IS NULL AND s.undoes IS NULL
+        AND ((o.action = 'copy' AND s.kind = 'copy') OR (o.action = 'tag' AND s.kind = 'sidecar'))
+        ORDER BY s.id;
+    """,
 ]
 
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)

@@ -56,7 +56,7 @@ def new_since_last_run(store: Store, paths: Sequence[Path], action: str | None) 
         except OSError:
             continue
         changed = entry is None or entry[:2] != (st.st_size, st.st_mtime_ns)
-        if changed or str(path) not in done:
+        if changed or done.get(str(path)) != entry[2]:
             fresh.append(path)
     return fresh
 
@@ -119,7 +119,7 @@ class AutoSorter:
         if self.action is None or (cancel and cancel.is_set()):
             return event
         items = [(c.path, c.category) for c in event.classified if c.category and not c.error]
-        event.plan = plan_operation(items, self.action, self.dest_root)
+        event.plan = plan_operation(items, self.action, self.dest_root, self.categories.folders)
         for target in own_writes(event.plan):  # our own writes must never come back as new
             self.watcher.ignore_path(target)
         event.report = apply_plan(event.plan, self.store, cancel=cancel)

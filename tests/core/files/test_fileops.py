@@ -369,3 +369,120 @@ def test_bad_sidecar_is_reported_and_left_alone(tmp_path: Path, store: Store, na
     assert "left as it is" in report.outcomes[0].message
     assert (tmp_path / "a.jpg.xmp").read_bytes() == content
     assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
+
+
+def test_tag_and_undo_a_sidecar_with_clashing_prefixes(
+    tmp_path: Path, store: Store, exiftool_keywords
+) -> None:
+    from tests.core.files.test_xmp import CLASHING_SIDECAR, exiftool_xmp
+
+    a = tmp_path / "a.jpg"
+    photo(a)
+    side = tmp_path / "a.jpg.xmp"
+    side.write_bytes(CLASHING_SIDECAR)
+    before = exiftool_xmp(side)
+    report = apply_plan(plan_operation([(a, "Beach")], "tag", None), store)
+    assert [o.status for o in report.outcomes] == ["ok"]
+    assert exiftool_keywords(side)["subject"] == ["Beach"]
+    undo = undo_last(store)
+    assert undo.not_reverted == [] and len(undo.reverted) == 1
+    assert exiftool_xmp(side) == before
+
+
+def test_undo_that_is_blocked_can_be_retried(tmp_path: Path, library, store: Store) -> None:
+    files = library
+    first, second, third = [p for p in files if "only" in p.name]  # distinct names
+    plan = plan_operation([(p, "X") for p in (first, second, third)], "move", tmp_path / "D")
+    op = apply_plan(plan, store).op_id
+    photo(second, "squatter")  # the original place is taken: a retry may work
+    (tmp_path / "D" / "X" / third.name).unlink()  # the user deleted it: can never come back
+    undo = undo_last(store)
+    assert [i.path.name for i in undo.reverted] == [first.name]
+    retry = {i.path.name: i.retry for i in undo.not_reverted}
+    assert retry == {second.name: True, third.name: False}
+    again = undo_last(store)  # nothing fixed yet: only what may still work is tried
+    assert (again.op_id, [i.path.name for i in again.not_reverted]) == (op, [second.name])
+    second.unlink()
+    fixed = undo_last(store)
+    assert (fixed.op_id, [i.path.name for i in fixed.reverted]) == (op, [second.name])
+    assert second.read_bytes() == files[second] and first.read_bytes() == files[first]
+    assert undo_last(store).op_id is None
+
+
+def test_undo_of_copies_retries_a_blocked_one_but_not_a_changed_one(
+    tmp_path: Path, library, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from photosorter.core.files import safeio
+
+    first, second, third = [p for p in library if "only" in p.name]
+    plan = plan_operation([(p, "X") for p in (first, second, third)], "copy", tmp_path / "D")
+    op = apply_plan(plan, store).op_id
+    copies = [tmp_path / "D" / "X" / p.name for p in (first, second, third)]
+    copies[1].write_bytes(b"edited by the user")  # the user's now: kept, and never retried
+    real_unlink = safeio._unlink
+
+    def unlink(path: Path) -> None:
+        if Path(path) == copies[2]:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_unlink(path)
+
+    monkeypatch.setattr(safeio, "_unlink", unlink)
+    undo = undo_last(store)
+    assert [i.path for i in undo.reverted] == [copies[0]]
+    assert {i.path: i.retry for i in undo.not_reverted} == {copies[2]: True, copies[1]: False}
+    assert "changed" in next(i.message for i in undo.not_reverted if i.path == copies[1])
+    monkeypatch.setattr(safeio, "_unlink", real_unlink)
+    again = undo_last(store)
+    assert (again.op_id, [i.path for i in again.reverted], again.not_reverted) == (
+        op, [copies[2]], []
+    )  # fmt: skip
+    assert [p for p in copies if p.exists()] == [copies[1]]
+    assert copies[1].read_bytes() == b"edited by the user"
+    assert undo_last(store).op_id is None
+
+
+def test_category_folder_key_is_used_and_kept_inside_dest(
+    tmp_path: Path, library, store: Store
+) -> None:
+    from photosorter.core.categories import parse_categories
+
+    cats = parse_categories(
+        '[[category]]\nname = "Receipts"\nfolder = "Paperwork"\n'
+        '[[category]]\nname = "Up"\nfolder = "../../x"\n'
+        '[[category]]\nname = "Abs"\nfolder = "/etc"\n'
+        '[[category]]\nname = "Plain"\n'
+    )
+    files = [p for p in library if "only" in p.name] + [next(iter(library))]
+    dest = tmp_path / "Sorted"
+    items = list(zip(files, ["Receipts", "Up", "Abs", "Plain"], strict=True))
+    plan = plan_operation(items, "move", dest, cats.folders)
+    folders = [dest / "Paperwork", dest / "_.._x", dest / "_etc", dest / "Plain"]
+    assert [s.destination.parent for s in plan.steps] == folders
+    report = apply_plan(plan, store)
+    assert [o.dest.parent for o in report.outcomes] == folders
+    assert all((f / p.name).read_bytes() == library[p] for f, p in zip(folders, files, strict=True))
+    assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {"Sorted", "photos"}
+
+
+@pytest.mark.parametrize("action", ["copy", "tag"])
+def test_disk_full_names_the_folder_that_is_full(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """write() fails with ENOSPC naming no file: the message must say where."""
+    import errno
+
+    from photosorter.core.files import safeio
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safeio, "_copy_file" if action == "copy" else "_fsync", full)
+    src = tmp_path / "in" / "a.jpg"
+    photo(src)
+    dest = tmp_path / "D" if action == "copy" else None
+    report = apply_plan(plan_operation([(src, "Red")], action, dest), store)
+    folder = tmp_path / "D" / "Red" if action == "copy" else src.parent
+    assert report.outcomes[0].status == "error"
+    assert f"no room left in {folder}: disk full" in report.outcomes[0].message

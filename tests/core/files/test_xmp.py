@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from photosorter.core.files.xmp import (
+    DC,
     Keywords,
     XmpError,
     merge_keywords,
@@ -173,3 +175,72 @@ def test_rdf_without_xmpmeta_wrapper_and_unknown_namespaces() -> None:
     data, _ = merge_keywords(bare, Keywords.for_category("cat"))
     assert b"<foo:bar>1</foo:bar>" in data
     assert read_keywords(data).tags == ("PhotoSorter/cat",)
+
+
+# One prefix bound to two URIs in sibling descriptions, the default namespace twice, and
+# `lr` bound to another URI where PhotoSorter adds its lr:hierarchicalSubject.
+CLASHING_SIDECAR = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:lr="urn:other">
+   <xmp:Rating>4</xmp:Rating>
+   <lr:mine>kept</lr:mine>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/mm/">
+   <xmp:DocumentID>doc-1</xmp:DocumentID>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns="http://purl.org/dc/elements/1.1/">
+   <source>camera</source>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns="http://ns.adobe.com/photoshop/1.0/">
+   <City>Paris</City>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+"""
+
+
+def exiftool_xmp(path: Path) -> dict[str, object]:
+    """Every XMP property exiftool reads, keyed `XMP-<namespace group>:<name>`."""
+    import json
+
+    exe = shutil.which("exiftool")
+    assert exe, "install libimage-exiftool-perl"
+    out = subprocess.run(
+        [exe, "-j", "-G1", "-a", "-XMP:all", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    found = json.loads(out)[0]
+    found.pop("SourceFile")
+    return found
+
+
+def test_merge_keeps_namespaces_where_they_were_declared(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.xmp", tmp_path / "after.xmp"
+    before.write_bytes(CLASHING_SIDECAR)
+    data, _ = merge_keywords(CLASHING_SIDECAR, Keywords.for_category("beach"))
+    after.write_bytes(data)
+    ET.fromstring(data)  # well-formed: no attribute (xmlns:xmp, xmlns) twice on one element
+    found = exiftool_xmp(after)
+    assert found["XMP-xmp:Rating"] == 4  # not read as xmpMM:Rating
+    assert found["XMP-xmpMM:DocumentID"] == "doc-1"
+    assert found["XMP-dc:Subject"] == "beach"
+    assert found["XMP-lr:HierarchicalSubject"] == "PhotoSorter|beach"
+    assert {k: v for k, v in found.items() if k in exiftool_xmp(before)} == exiftool_xmp(before)
+    kept = [b"<xmp:Rating>4</xmp:Rating>", b"<lr:mine>kept</lr:mine>", b"<City>Paris</City>"]
+    assert all(text in data for text in kept)  # every other property byte for byte
+    back, removed = remove_keywords(data, Keywords.for_category("beach"))  # what undo does
+    assert removed == Keywords.for_category("beach")
+    assert ET.fromstring(back).find(f".//{{{DC}}}source").text == "camera"
+    assert ET.fromstring(back).find(".//{http://ns.adobe.com/photoshop/1.0/}City") is not None
+
+
+@pytest.mark.parametrize("name", ["bell\x07", "nul\x00here", "esc\x1b[31m"])
+def test_never_writes_a_character_xml_forbids(name: str) -> None:
+    with pytest.raises(XmpError, match="XML does not allow"):
+        merge_keywords(USER_SIDECAR, Keywords.for_category(name))
+    with pytest.raises(XmpError, match="XML does not allow"):
+        merge_keywords(None, Keywords.for_category(name))
+
+
+def test_carriage_return_in_a_value_survives() -> None:
+    data, _ = merge_keywords(None, Keywords.for_category("two\r\nlines"))
+    assert read_keywords(data).subject == ("two\r\nlines",)
