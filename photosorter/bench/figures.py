@@ -267,6 +267,46 @@ def rescore_figures(cfg: Config) -> list[dict]:
     return out
 
 
+def rescore_examples_figure(cfg: Config) -> dict:
+    """After a drag: learn from 200 example photos, then re-score 100k cached photos x 20
+    categories; the per-photo vocabulary bounds are computed once, as the GUI keeps them."""
+    from photosorter.core.model.classifier import (
+        CategoryMatrix,
+        Examples,
+        classify,
+        vocabulary_bounds,
+        with_examples,
+    )
+    from photosorter.core.model.engine import ScoringParams
+    from photosorter.core.model.vocabulary import VOCABULARY
+
+    n, shots = (10_000 if cfg.quick else 100_000), 200
+    vocab = _unit(len(VOCABULARY), 512, 4)
+    matrix = CategoryMatrix(
+        _unit(CATEGORIES, 512, 1), np.arange(CATEGORIES), tuple(f"c{i}" for i in range(20)), vocab
+    )
+    examples = Examples(_unit(shots, 512, 5), np.arange(shots) % CATEGORIES)
+    params = ScoringParams(100.0, None)
+    emb = _unit(n, 512, 2)
+    bounds_s, _ = _timed_cpu(lambda: vocabulary_bounds(emb, matrix), 1)
+    bounds = vocabulary_bounds(emb, matrix)
+
+    def rescore() -> None:
+        classify(emb, with_examples(matrix, examples, params), params, bounds=bounds)
+
+    wall, _ = _timed_cpu(rescore, cfg.reps)
+    learn, _ = _timed_cpu(lambda: with_examples(matrix, examples, params), cfg.reps)
+    return {
+        "n": n,
+        "k": CATEGORIES,
+        "examples": shots,
+        "seconds": round(wall, 4),
+        "learn_s": round(learn, 4),
+        "vocabulary_bounds_s": round(bounds_s, 4),
+        "vocabulary": len(VOCABULARY),
+    }
+
+
 def cache_load_figure(cfg: Config) -> dict:
     """Loading 100k cached embeddings (by content key) from the SQLite store."""
     from photosorter.core.library.cache import Store

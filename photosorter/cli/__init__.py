@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     sort.add_argument(
         "--threshold", type=float, default=None, help="minimum score, else Uncategorized (0-1)"
     )
+    sort.add_argument(
+        "--no-examples",
+        action="store_true",
+        help="plain zero-shot: ignore the example photos and your manual placements",
+    )
     sort.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     sort.add_argument(
         "--action",
@@ -196,7 +201,8 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, st
         scoring_params,
     )
     from photosorter.core.library.scanner import check_roots, scan
-    from photosorter.core.model.classifier import build_matrix
+    from photosorter.core.model.classifier import build_matrix, with_examples
+    from photosorter.core.model.examples import load_examples
 
     categories = load_category_args(args)
     roots = check_roots(args.paths)
@@ -207,6 +213,8 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, st
     )
     matrix = build_matrix(engine, store, categories)
     params = scoring_params(engine, store)
+    if not args.no_examples:
+        matrix = with_examples(matrix, load_examples(categories, engine, store), params)
     progress = _ProgressLine(err) if err.isatty() and not args.json else None
     results: list[Classified] = list(scan_errors)
     stream = stream and args.json
@@ -233,6 +241,7 @@ def _emit_json(out: TextIO, item, **extra: object) -> None:
         "path": str(item.path),
         "category": item.category,
         "score": round(item.score, 4),
+        "margin": round(item.margin, 4),
         "error": item.error,
     }
     if item.manual:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import tomli_w
@@ -45,11 +46,13 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")  # never valid in a name (nor in
 
 @dataclass(frozen=True)
 class Category:
-    """One category: a display name and the prompts that describe it."""
+    """One category: a display name, the prompts that describe it, and example photos."""
 
     name: str
     prompts: tuple[str, ...]
     folder: str | None = None  # folder name override; sanitised before use
+    examples: tuple[Path, ...] = ()  # example photos or folders of them (absolute)
+    line: int | None = field(default=None, compare=False)  # of its [[category]] header
 
     @property
     def folder_name(self) -> str:
@@ -101,6 +104,7 @@ class CategorySet:
                 "name": c.name,
                 "prompts": list(c.prompts),
                 **({"folder": c.folder} if c.folder else {}),
+                **({"examples": [str(p) for p in c.examples]} if c.examples else {}),
             }
             for c in self.categories
         ]
@@ -165,7 +169,7 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise fail(i, "each category must be a [[category]] table")
-        extra = sorted(set(entry) - {"name", "prompts", "folder"})
+        extra = sorted(set(entry) - {"name", "prompts", "folder", "examples"})
         if extra:
             raise fail(i, f"unknown key(s) {', '.join(extra)} in category")
         name = entry.get("name")
@@ -173,12 +177,13 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
             raise fail(i, "category needs a non-empty 'name' string")
         if _CONTROL_CHARS.search(name.strip()):
             raise fail(i, f"category {name!r}: the name has a control character; remove it")
-        prompts = entry.get("prompts", [name])
+        examples = _examples(entry.get("examples", []), source, partial(fail, i))
+        prompts = entry.get("prompts", [] if examples else [name])
         if isinstance(prompts, str):
             prompts = [prompts]
         if (
             not isinstance(prompts, list)
-            or not prompts
+            or not (prompts or examples)
             or not all(isinstance(p, str) and p.strip() for p in prompts)
         ):
             raise fail(i, f"category {name!r}: 'prompts' must be a list of non-empty strings")
@@ -187,7 +192,9 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
             raise fail(i, f"category {name!r}: 'folder' must be a non-empty string")
         if name.strip() == UNCATEGORIZED:
             raise fail(i, f"{UNCATEGORIZED!r} is built in; choose another category name")
-        cats.append(Category(name.strip(), tuple(p.strip() for p in prompts), folder))
+        line = headers[i] if i < len(headers) else None
+        prompts = tuple(p.strip() for p in prompts)
+        cats.append(Category(name.strip(), prompts, folder, examples, line))
     _check_unique([c.name for c in cats], source)
 
     templates = data.get("templates", list(DEFAULT_TEMPLATES))
@@ -204,6 +211,22 @@ def parse_categories(text: str, source: Path | None = None) -> CategorySet:
             raise fail(None, f"'{key}' must be a number between 0 and 1")
         numbers[key] = float(value)
     return CategorySet(tuple(cats), tuple(templates), source=source, **numbers)
+
+
+def _examples(
+    raw: object, source: Path | None, fail: Callable[[str], ConfigError]
+) -> tuple[Path, ...]:
+    """Example photo paths (files or folders), relative to the categories file; all must exist."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
+        raise fail("'examples' must be a list of photo or folder paths")
+    base = source.parent if source else Path.cwd()
+    paths = tuple(base / Path(p.strip()).expanduser() for p in raw)
+    for text, path in zip(raw, paths, strict=True):
+        if not path.exists():
+            raise fail(f"example {text!r} not found (looked for {path})")
+    return paths
 
 
 def _check_unique(names: list[str], source: Path | None) -> None:

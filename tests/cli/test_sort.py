@@ -73,7 +73,8 @@ def test_sort_accuracy_bad_files_and_exit_code(
     }
     assert accuracy(records, truth) >= 0.95
     for r in records:
-        assert set(r) == {"path", "category", "score", "error"}
+        assert set(r) == {"path", "category", "score", "margin", "error"}
+        assert 0.0 <= r["margin"] <= r["score"]
         assert os.path.isabs(r["path"])
         assert 0.0 <= r["score"] <= 1.0
 
@@ -197,3 +198,127 @@ def test_manual_overrides_win_including_uncategorized(tiny_spec: str, tmp_path: 
     assert code == 0
     assert by_path[first]["category"] is None and by_path[first]["manual"] is True
     assert by_path[second]["category"] == "blue" and by_path[second]["manual"] is True
+
+
+def examples_file(folder: Path, body: str) -> Path:
+    path = folder / "cats-examples.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def draw_examples(folder: Path, shape: str, n: int, seed: int) -> list[Path]:
+    """`n` pictures of `shape`, each in another colour (so colour is no cue)."""
+    import random
+
+    from tests.fixtures.shapes import draw_shape
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, colour in enumerate(list(COLOURS)[:n]):
+        path = folder / f"{shape}-{i}.png"
+        draw_shape(shape, colour, rng, 128).save(path)
+        out.append(path)
+    return out
+
+
+def test_examples_from_toml_files_and_folders_teach_made_up_names(
+    tiny_spec: str, tmp_path: Path, capsys
+) -> None:
+    """Made-up names tell the model nothing; four example photos per name do."""
+    made_up = dict(zip(SHAPES, ("zorblat", "quexil", "fnord", "blicket"), strict=True))
+    body = []
+    for shape, name in made_up.items():
+        files = draw_examples(tmp_path / "examples" / shape, shape, 4, seed=len(body))
+        listed = (  # files for two categories, a folder for the others
+            [f"examples/{shape}/{p.name}" for p in files] if shape in SHAPES[:2]
+            else [f"examples/{shape}/"]
+        )  # fmt: skip
+        body += ["[[category]]", f'name = "{name}"', f"examples = {json.dumps(listed)}", ""]
+    cats = examples_file(tmp_path, "\n".join(body))
+    folder = tmp_path / "photos"
+    ps = make_photoset(folder, n=48, bad_files=False)
+    store = str(tmp_path / "store.sqlite3")
+    args = [str(folder), "--categories", str(cats), "--model", tiny_spec, "--cache", store]
+    code, records, err = run_sort(capsys, *args)
+    assert code == 0, err
+    truth = {p: made_up[ps.shape_of(p)] for p in ps.labels}
+    assert accuracy(records, truth) >= 0.9
+    # --no-examples: categories with examples only have nothing left to go on
+    code, plain, _ = run_sort(capsys, *args, "--no-examples")
+    assert code == 0 and all(r["category"] is None for r in plain)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ('examples = ["missing.jpg"]', "example 'missing.jpg' not found"),
+        ('examples = ["notes.txt"]', "not a folder or image file"),
+        ('examples = ["broken.jpg"]', "broken.jpg: not an image file"),
+        ('examples = ["empty/"]', "holds no photos"),
+    ],
+)
+def test_bad_example_exits_2_naming_file_and_line(
+    tiny_spec: str, tmp_path: Path, capsys, entry: str, problem: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a photo")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (tmp_path / "empty").mkdir()
+    cats = examples_file(
+        tmp_path,
+        f'[[category]]\nname = "red"\n\n[[category]]\nname = "Zoe"\nprompts = ["a dog"]\n{entry}\n',
+    )
+    folder = tmp_path / "photos"
+    make_photoset(folder, n=2, bad_files=False)
+    code = cli.main(
+        ["sort", str(folder), "--categories", str(cats), "--model", tiny_spec,
+         "--cache", str(tmp_path / "store.sqlite3")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{cats}, line 4:" in err and problem in err
+
+
+def test_overrides_are_examples_unless_no_examples(tiny_spec: str, tmp_path: Path, capsys):
+    """Photos the user placed by hand teach `sort` what a made-up name means."""
+    from photosorter.core.library.cache import Store
+    from photosorter.core.library.images import file_digest
+
+    folder = tmp_path / "photos"
+    ps = make_photoset(folder, n=48, bad_files=False)
+    made_up = dict(zip(SHAPES, ("zorblat", "quexil", "fnord", "blicket"), strict=True))
+    cats = categories_file(tmp_path, {name: [name] for name in made_up.values()})
+    store_path = tmp_path / "store.sqlite3"
+    args = [str(folder), "--categories", str(cats), "--model", tiny_spec]
+    args += ["--cache", str(store_path)]
+    code, plain, _ = run_sort(capsys, *args)
+    truth = {p: made_up[ps.shape_of(p)] for p in ps.labels}
+    assert code == 0 and accuracy(plain, truth) < 0.5  # the names alone mean nothing
+    placed: dict[str, list[str]] = {}
+    for path in list(ps.labels)[:16]:  # four of each shape, in different colours
+        placed.setdefault(made_up[ps.shape_of(path)], []).append(file_digest(path.read_bytes()))
+    with Store(store_path) as store:
+        for name, keys in placed.items():
+            store.set_override(keys, name)
+    code, learned, _ = run_sort(capsys, *args)
+    rest = {p: t for p, t in truth.items() if p not in list(ps.labels)[:16]}
+    assert code == 0 and accuracy(learned, rest) >= 0.9
+    code, again, _ = run_sort(capsys, *args, "--no-examples")
+    assert code == 0 and accuracy(again, rest) < 0.5
+
+
+def test_photos_of_missing_colours_stay_uncategorized(tiny_spec: str, tmp_path: Path, capsys):
+    """Categories for red, green and blue only: yellow, purple and orange stay put."""
+    folder = tmp_path / "photos"
+    ps = make_photoset(folder, n=72, bad_files=False)
+    cats = categories_file(tmp_path, {c: [c] for c in ("red", "green", "blue")})
+    code, records, _ = run_sort(
+        capsys, str(folder), "--categories", str(cats), "--model", tiny_spec,
+        "--cache", str(tmp_path / "store.sqlite3"),
+    )  # fmt: skip
+    assert code == 0
+    by_path = {Path(r["path"]): r["category"] for r in records}
+    present = [p for p in ps.labels if ps.colour_of(p) in ("red", "green", "blue")]
+    absent = [p for p in ps.labels if p not in present]
+    assert sum(by_path[p] == ps.colour_of(p) for p in present) / len(present) >= 0.95
+    assert sum(by_path[p] is None for p in absent) / len(absent) >= 0.8

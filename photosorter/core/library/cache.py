@@ -285,6 +285,16 @@ class Store:
             )
         return found
 
+    def override_embeddings(self, model: str) -> list[tuple[str, str, np.ndarray]]:
+        """(hash, category, embedding) of every manually placed photo embedded by `model`:
+        the user's corrections, which serve as example photos."""
+        rows = self.conn.execute(
+            "SELECT o.hash, o.category, e.vec FROM overrides o "
+            "JOIN embeddings e ON e.hash = o.hash AND e.model = ? ORDER BY o.hash",
+            (model,),
+        )
+        return [(h, c, np.frombuffer(v, dtype=np.float32)) for h, c, v in rows]
+
     def set_override(self, hashes: Iterable[str], category: str | None) -> None:
         """Pin photos to `category` by hand; None removes the pin."""
         with self.transaction():

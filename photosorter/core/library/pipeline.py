@@ -244,6 +244,7 @@ class Classified:
     score: float
     error: str | None = None
     manual: bool = False  # the user put it there by hand (an override)
+    margin: float = 0.0  # score minus the runner-up's: small means "check this one"
 
 
 def classify_photos(
@@ -277,13 +278,15 @@ def assign(
         names = matrix.names
         overrides = overrides or {}
         valid = set(names)
-        for r, idx, score in zip(batch.ok, found.index, found.score, strict=True):
+        for r, idx, score, gap in zip(
+            batch.ok, found.index, found.score, found.margin, strict=True
+        ):
             manual = overrides.get(r.key)  # type: ignore[arg-type]
             if manual == UNCATEGORIZED:  # the user said: none of these
-                out.append(Classified(r.path, r.key, None, 1.0, manual=True))
+                out.append(Classified(r.path, r.key, None, 1.0, manual=True, margin=1.0))
             elif manual is not None and manual in valid:
-                out.append(Classified(r.path, r.key, manual, 1.0, manual=True))
+                out.append(Classified(r.path, r.key, manual, 1.0, manual=True, margin=1.0))
             else:
                 name = names[idx] if idx >= 0 else None
-                out.append(Classified(r.path, r.key, name, float(score)))
+                out.append(Classified(r.path, r.key, name, float(score), margin=float(gap)))
     return out
