@@ -105,3 +105,29 @@ def test_pins_follow_renames_and_go_with_deletes(qtbot, make_window, photo_dir, 
         session.edit_categories(CategoriesEdited(new, removed=("Red",)))
         assert session.store.overrides([key]) == {}
     assert isinstance(session.categories_path, Path)
+
+
+def test_edits_keep_the_users_file_as_they_wrote_it(qtbot, make_window, tmp_path):
+    """Add, rename, delete and re-prompt in the panel: the --categories file (a symlink
+    here) keeps its comments, layout and untouched categories byte for byte."""
+    from tests.core.test_categories import HAND_WRITTEN, HAND_WRITTEN_EDITED
+
+    real = tmp_path / "mine.toml"
+    real.write_text(HAND_WRITTEN, encoding="utf-8")
+    link = tmp_path / "categories.toml"
+    link.symlink_to(real)
+    window = make_window(categories=link)
+    panel, session = window.category_panel, window.session
+    notices = []
+    session.notice.connect(notices.append)
+
+    panel.apply_edit("Dogs", Category("Dogs", ("dog", "puppy", "hound")))
+    panel.apply_edit("Blue", Category("Navy", ("Blue",)))
+    panel.remove_category("Receipts")
+    panel.apply_edit(None, Category("Cats", ("cat",)))
+
+    assert notices == []
+    assert link.is_symlink() and session.categories_path == link.absolute()
+    assert real.read_text(encoding="utf-8") == HAND_WRITTEN_EDITED
+    assert load_categories(link).names == ["Dogs", "Navy", "Beach", "Cats"]
+    assert load_categories(link) == session.categories
