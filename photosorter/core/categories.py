@@ -7,17 +7,25 @@ open_clip's zero-shot classifier.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import stat
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import tomli_w
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Array, Item
 
 from photosorter.core.errors import ConfigError
+from photosorter.core.userfiles import open_regular, temp_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,12 +118,18 @@ class CategorySet:
         ]
         return tomli_w.dumps(data)
 
-    def save(self, path: Path) -> None:
-        """Write atomically: a crash never leaves a half-written categories file."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        tmp.replace(path)
+    def save(self, path: Path | str, renamed: Mapping[str, str] | None = None) -> None:
+        """Write to `path`, editing an existing file in place: its comments, order, layout and
+        every untouched category keep their exact text. `renamed` (old -> new name) lets a
+        renamed category keep its table. Atomic; a symlink is written through to its target."""
+        target = _real_path(path)
+        old = _read_existing(target)
+        text = self.to_toml() if old is None else _edit_toml(old, self, renamed or {}, target)
+        _write_atomic(target, text)
+
+    def export(self, path: Path | str) -> None:
+        """Write a fresh file at `path`, replacing what is there (a "Save As")."""
+        _write_atomic(_real_path(path), self.to_toml())
 
 
 def sanitize_folder_name(name: str) -> str:
@@ -245,3 +259,135 @@ def _check_unique(names: list[str], source: Path | None) -> None:
                 "rename one of them"
             )
         folders[folder] = name
+
+
+# -- saving: edit the user's file in place -------------------------------------------------
+def _real_path(path: Path | str) -> Path:
+    """Where the bytes live: a symlinked file is edited at its target, the link stays."""
+    return Path(os.path.realpath(path))
+
+
+def _read_existing(path: Path) -> str | None:
+    """The current text of `path` (None if there is none); never blocks on a FIFO."""
+    try:
+        with open_regular(path) as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text, so it is left as it is ({exc})") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A temporary file beside `path`, flushed, with the old file's mode, renamed over it."""
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: 0o666 less the umask, as any editor would make it
+    temp = temp_name(path)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _plain(value: Any) -> Any:
+    return value.unwrap() if isinstance(value, Item) else value
+
+
+def _edit_toml(text: str, cats: CategorySet, renamed: Mapping[str, str], where: Path) -> str:
+    """`text` changed only where it differs from `cats` (tomlkit keeps everything else)."""
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigError(f"{where}: not valid TOML, so it is left as it is ({exc})") from None
+    options = (
+        ("templates", list(cats.templates), list(DEFAULT_TEMPLATES)),
+        ("threshold", cats.threshold, 0.0),
+        ("margin", cats.margin, 0.0),
+    )
+    for key, value, default in options:
+        if _plain(doc.get(key, default)) != value:
+            doc[key] = value
+    entries = doc.get("category")
+    if not isinstance(entries, list):
+        entries = doc["category"] = tomlkit.aot()
+    _edit_entries(entries, cats.categories, renamed)
+    return tomlkit.dumps(doc)
+
+
+def _edit_entries(
+    entries: list, categories: Sequence[Category], renamed: Mapping[str, str]
+) -> None:
+    """Make the [[category]] tables match `categories`: untouched tables stay as they are,
+    a renamed one keeps its place, removed ones go, new ones are appended."""
+    was_named = {new: old for old, new in renamed.items()}
+    by_name = {str(_plain(e.get("name", ""))).strip(): e for e in entries}
+    wanted = []
+    for cat in categories:
+        entry = by_name.pop(was_named.get(cat.name, cat.name), None)
+        if entry is None:
+            entry = _new_entry(entries)
+        _edit_entry(entry, cat)
+        wanted.append(entry)
+    for i in reversed(range(len(entries))):
+        if not any(entries[i] is w for w in wanted):
+            del entries[i]
+    reordered = any(a is not b for a, b in zip(entries, wanted, strict=False))
+    if reordered:  # lay them out anew, in the new order
+        del entries[:]
+    for entry in wanted[len(entries) :]:
+        entries.append(entry)
+
+
+def _new_entry(entries: list) -> Any:
+    if not isinstance(entries, AoT):  # category = [{...}, ...] written inline
+        return tomlkit.inline_table()
+    table = tomlkit.table()
+    if len(entries) and not entries[-1].as_string().endswith("\n\n"):
+        table.trivia.indent = "\n"  # a blank line before its [[category]] header
+    return table
+
+
+def _edit_entry(entry: Any, cat: Category) -> None:
+    """Change only the keys of one table whose value (as loaded) differs from `cat`."""
+    if str(_plain(entry.get("name", ""))).strip() != cat.name:
+        entry["name"] = cat.name
+    prompts = _plain(entry.get("prompts", [cat.name]))  # the loader's default: the name
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if tuple(str(p).strip() for p in prompts) != cat.prompts:
+        old = entry.get("prompts")
+        if not (isinstance(old, Array) and _edit_array(old, cat.prompts)):
+            entry["prompts"] = list(cat.prompts)
+    if cat.folder is None:
+        entry.pop("folder", None)
+    elif _plain(entry.get("folder")) != cat.folder:
+        entry["folder"] = cat.folder
+
+
+def _edit_array(array: Array, values: Sequence[str]) -> bool:
+    """Edit `array` into `values` in place (kept items keep their comments and lines);
+    False, untouched, if that would need a reorder."""
+    current = [str(v).strip() for v in array]
+    kept = [v for v in current if v in values]
+    if kept != [v for v in values if v in kept] or len(set(kept)) != len(kept):
+        return False
+    for i in reversed(range(len(current))):
+        if current[i] not in values:
+            del array[i]
+    for i, value in enumerate(values):
+        if i >= len(array) or str(array[i]).strip() != value:
+            array.insert(i, value)
+    return True

@@ -1,4 +1,4 @@
-"""Opening files PhotoSorter did not create: regular files only, and never blocking.
+"""Files beside the user's: open only regular ones, never blocking; name our temporaries.
 
 A FIFO, a device or a socket named `x.jpg` or `x.jpg.xmp` must never hang a sort, a tag
 or a recovery: `open_regular` opens with O_NONBLOCK (so a FIFO without a writer returns at
@@ -8,13 +8,16 @@ file object. Every read of a photo, sidecar or companion goes through it.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import stat
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_TEMP_SUFFIX = ".photosorter-tmp"
 _KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -70,3 +73,30 @@ def regular_size(path: str | os.PathLike[str]) -> int:
             errno.EINVAL, f"is {_kind(st.st_mode)}, not a file", os.fspath(Path(path))
         )
     return st.st_size
+
+
+def temp_name(dst: Path) -> Path:
+    """A hidden temporary name beside `dst` (the scanner skips dot-files).
+
+    `dst`'s name is cut to fit the folder's limit on name bytes (NAME_MAX), never inside
+    a UTF-8 character.
+    """
+    tail = f".{uuid.uuid4().hex[:8]}{_TEMP_SUFFIX}"
+    budget = _name_max(dst.parent) - len(os.fsencode(f".{tail}"))
+    return dst.with_name(f".{_cut_name(dst.name, budget)}{tail}")
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no such folder
+        return 255
+
+
+def _cut_name(name: str, budget: int) -> str:
+    """`name` cut to at most `budget` bytes on disk, ending on a whole character."""
+    raw = os.fsencode(name)
+    if len(raw) <= budget:
+        return name
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    return decoder.decode(raw[: max(budget, 0)], final=False)  # holds back a cut character

@@ -393,7 +393,8 @@ class CategoryPanel(QWidget):
             self.export_file(Path(path))
 
     def export_file(self, path: Path) -> None:
+        """Write the categories to a new file (the file dialog asked before replacing one)."""
         try:
-            self.categories.save(path)
+            self.categories.export(path)
         except OSError as exc:
             QMessageBox.warning(self, "Cannot export categories", f"{path}: {exc}")

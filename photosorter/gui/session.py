@@ -345,7 +345,7 @@ class Session(QObject):
 
     # -- categories and manual placement ---------------------------------------------------
     def edit_categories(self, edit: CategoriesEdited) -> None:
-        """Apply an edit from the category panel: pins follow renames, then re-score."""
+        """Apply an edit from the category panel: pins follow renames, save, then re-score."""
         pins = self.store.overrides()
         for old, new in edit.renamed.items():
             keys = [k for k, c in pins.items() if c == old]
@@ -356,12 +356,10 @@ class Session(QObject):
             if keys:
                 self.store.set_override(keys, None)
         self.results.overrides = self.store.overrides()
-        self.set_categories(edit.categories, save=True)
+        self.set_categories(self._save_categories(edit.categories, edit.renamed))
 
-    def set_categories(self, categories: CategorySet, save: bool = False) -> None:
+    def set_categories(self, categories: CategorySet) -> None:
         self.categories = categories
-        if save:
-            self._save_categories()
         self.categories_changed.emit(categories)
         self._scoring_generation += 1
         scoring = self.results.scoring
@@ -379,24 +377,27 @@ class Session(QObject):
             )
         )
 
-    def _save_categories(self) -> None:
-        path = self.categories_path or paths.config_dir() / "categories.toml"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.categories.save(path)
-        except OSError as exc:
-            fallback = paths.config_dir() / "categories.toml"
-            if path == fallback:
-                self.notice.emit(Notice(f"Could not save the categories to {path}: {exc}"))
-                return
-            self.notice.emit(Notice(f"Could not save to {path} ({exc}); saved to {fallback}."))
-            path = fallback
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.categories.save(path)
-        self.categories_path = path
-        self.categories = replace(self.categories, source=path)
-        if self.settings.categories_file != path:
-            self.update_settings(replace(self.settings, categories_file=path), restart=False)
+    def _save_categories(self, categories: CategorySet, renamed: dict[str, str]) -> CategorySet:
+        """Save an edit into the file in use, as the user wrote it (comments and layout stay);
+        if that fails, into the config dir, saying where. Returns the set with its file."""
+        fallback = paths.config_dir() / "categories.toml"
+        path = self.categories_path or fallback
+        problems: list[str] = []
+        for target in dict.fromkeys([path, fallback]):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                categories.save(target, renamed)
+            except (OSError, PhotoSorterError) as exc:
+                problems.append(f"Could not save the categories to {target} ({exc})")
+                continue
+            if problems:
+                self.notice.emit(Notice(f"{problems[0]}; saved them to {target} instead."))
+            self.categories_path = target
+            if self.settings.categories_file != target:
+                self.update_settings(replace(self.settings, categories_file=target), False)
+            return replace(categories, source=target)
+        self.notice.emit(Notice(". ".join(problems) + "."))
+        return categories
 
     def import_categories(self, path: Path) -> None:
         """Use the categories in `path` from now on (and remember that file)."""

@@ -108,3 +108,132 @@ def test_control_characters_in_a_name_are_refused_with_file_and_line(
     assert f"{path}, line 4" in str(err.value)
     trimmed = write(tmp_path, '[[category]]\nname = "\\tdogs\\n"\n')  # only around it: trimmed
     assert load_categories(trimmed).names == ["dogs"]
+
+
+HAND_WRITTEN = """\
+# My categories, hand-written: keep my notes!
+threshold   =   0.0   # explicit default, odd spacing
+
+# --- animals ---
+[[category]]
+name = "Dogs"   # the good ones
+prompts = [
+    "dog",      # plain
+    "puppy",
+]
+
+# paperwork below
+[[category]]
+  name='Receipts'
+  prompts = "receipt"
+  folder = "Paper"
+
+[[category]]
+name = "Blue"   # no prompts: the name is the prompt
+
+[[category]]
+name = 'Beach'
+prompts = ['sand', 'sea']  # summer
+# end of file
+"""
+
+HAND_WRITTEN_EDITED = """\
+# My categories, hand-written: keep my notes!
+threshold   =   0.0   # explicit default, odd spacing
+
+# --- animals ---
+[[category]]
+name = "Dogs"   # the good ones
+prompts = [
+    "dog",      # plain
+    "puppy",
+    "hound",
+]
+
+# paperwork below
+[[category]]
+name = "Navy"   # no prompts: the name is the prompt
+prompts = ["Blue"]
+
+[[category]]
+name = 'Beach'
+prompts = ['sand', 'sea']  # summer
+# end of file
+
+[[category]]
+name = "Cats"
+prompts = ["cat"]
+"""
+
+
+def edit_hand_written(cats: CategorySet) -> CategorySet:
+    """Add Cats, rename Blue to Navy, delete Receipts, give Dogs another prompt."""
+    out = []
+    for cat in cats.categories:
+        if cat.name == "Dogs":
+            out.append(Category("Dogs", (*cat.prompts, "hound")))
+        elif cat.name == "Blue":
+            out.append(Category("Navy", cat.prompts))
+        elif cat.name != "Receipts":
+            out.append(cat)
+    return cats.with_categories([*out, Category("Cats", ("cat",))])
+
+
+def test_save_edits_the_users_file_in_place(tmp_path: Path) -> None:
+    path = write(tmp_path, HAND_WRITTEN)
+    edited = edit_hand_written(load_categories(path))
+    edited.save(path, renamed={"Blue": "Navy"})
+    assert path.read_text(encoding="utf-8") == HAND_WRITTEN_EDITED  # every other byte stays
+    assert load_categories(path) == edited
+    edited.save(path)  # nothing changed: nothing rewritten
+    assert path.read_text(encoding="utf-8") == HAND_WRITTEN_EDITED
+
+
+def test_save_keeps_keys_it_does_not_know(tmp_path: Path) -> None:
+    text = 'note = "mine"  # keep\n\n[[category]]\nname = "A"\nicon = "dog.svg"\n'
+    path = write(tmp_path, text)
+    CategorySet((Category("A", ("a",)), Category("B", ("b",)))).save(path)
+    assert path.read_text(encoding="utf-8") == (
+        'note = "mine"  # keep\n\n[[category]]\nname = "A"\nicon = "dog.svg"\n'
+        'prompts = ["a"]\n\n[[category]]\nname = "B"\nprompts = ["b"]\n'
+    )
+
+
+def test_save_writes_through_a_symlink_and_keeps_the_mode(tmp_path: Path) -> None:
+    real = write(tmp_path, HAND_WRITTEN)
+    real.chmod(0o640)
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    edit_hand_written(load_categories(link)).save(link, renamed={"Blue": "Navy"})
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text(encoding="utf-8") == HAND_WRITTEN_EDITED
+    assert real.stat().st_mode & 0o7777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cats.toml", "link.toml"]
+
+
+def test_a_failed_save_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import os
+
+    path = write(tmp_path, HAND_WRITTEN)
+    edited = edit_hand_written(load_categories(path))
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        edited.save(path)
+    assert path.read_text(encoding="utf-8") == HAND_WRITTEN
+    assert [p.name for p in tmp_path.iterdir()] == ["cats.toml"]  # no temporary file left
+
+
+def test_save_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    fifo = tmp_path / "cats.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="FIFO"):
+        CategorySet((Category("A", ("a",)),)).save(fifo)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -105,3 +105,49 @@ def test_pins_follow_renames_and_go_with_deletes(qtbot, make_window, photo_dir, 
         session.edit_categories(CategoriesEdited(new, removed=("Red",)))
         assert session.store.overrides([key]) == {}
     assert isinstance(session.categories_path, Path)
+
+
+def test_edits_keep_the_users_file_as_they_wrote_it(qtbot, make_window, tmp_path):
+    """Add, rename, delete and re-prompt in the panel: the --categories file (a symlink
+    here) keeps its comments, layout and untouched categories byte for byte."""
+    from tests.core.test_categories import HAND_WRITTEN, HAND_WRITTEN_EDITED
+
+    real = tmp_path / "mine.toml"
+    real.write_text(HAND_WRITTEN, encoding="utf-8")
+    link = tmp_path / "categories.toml"
+    link.symlink_to(real)
+    window = make_window(categories=link)
+    panel, session = window.category_panel, window.session
+    notices = []
+    session.notice.connect(notices.append)
+
+    panel.apply_edit("Dogs", Category("Dogs", ("dog", "puppy", "hound")))
+    panel.apply_edit("Blue", Category("Navy", ("Blue",)))
+    panel.remove_category("Receipts")
+    panel.apply_edit(None, Category("Cats", ("cat",)))
+
+    assert notices == []
+    assert link.is_symlink() and session.categories_path == link.absolute()
+    assert real.read_text(encoding="utf-8") == HAND_WRITTEN_EDITED
+    assert load_categories(link).names == ["Dogs", "Navy", "Beach", "Cats"]
+    assert load_categories(link) == session.categories
+
+
+def test_a_file_that_cannot_be_edited_is_left_alone_and_the_edit_saved_elsewhere(
+    qtbot, make_window, colours_toml
+):
+    from photosorter.core import paths
+
+    window = make_window()
+    session, panel = window.session, window.category_panel
+    notices = []
+    session.notice.connect(notices.append)
+    broken = "# the user is half-way through editing this by hand\n[[category]\n"
+    colours_toml.write_text(broken, encoding="utf-8")
+    panel.apply_edit(None, Category("Cats", ("cat",)))
+    assert colours_toml.read_text(encoding="utf-8") == broken  # not overwritten
+    elsewhere = paths.config_dir() / "categories.toml"
+    assert load_categories(elsewhere).names == ["Red", "Green", "Blue", "Yellow", "Cats"]
+    assert session.categories_path == elsewhere == session.settings.categories_file
+    assert len(notices) == 1 and str(elsewhere) in notices[0].text
+    assert str(colours_toml) in notices[0].text

@@ -11,7 +11,7 @@ from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
 from photosorter.core.library.pipeline import IndexBatch, PhotoResult, Progress
 from photosorter.core.model.classifier import CategoryMatrix
 from photosorter.core.model.engine import ScoringParams
-from photosorter.gui.photo_model import PhotoModel, SortMode
+from photosorter.gui.photo_model import PhotoModel, ScoreRole, SortMode
 from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix
 
 CATS = CategorySet((Category("A", ("a",)), Category("B", ("b", "bee"))))
@@ -23,11 +23,15 @@ def scoring() -> Scoring:
     return Scoring(CATS, matrix, ScoringParams(100.0, None))
 
 
-def batch(n: int, start: int = 0, errors: int = 0) -> IndexBatch:
+def batch(n: int, start: int = 0, errors: int = 0, spread: bool = False) -> IndexBatch:
     ok = [PhotoResult(Path(f"/p/img{start + i:03d}.jpg"), f"k{start + i}") for i in range(n)]
     bad = [PhotoResult(Path(f"/p/bad{i}.jpg"), error="broken") for i in range(errors)]
     vectors = np.zeros((n, 4), dtype=np.float32)
     vectors[np.arange(n), np.arange(n) % 3] = 1.0  # rows alternate e0, e1, e2
+    if spread:  # a runner-up of varying strength: each photo its own confidence, in no
+        idx = start + np.arange(n)  # relation to its name
+        runner_up = np.where(idx % 3 == 0, 1, 0)  # B for the A photos, A for the B ones
+        vectors[np.arange(n), runner_up] = 0.9 + 0.09 * ((idx * 7) % 12) / 12
     return IndexBatch(bad + ok, vectors, Progress(n, n, 0, errors, 0.1), ok=ok)
 
 
@@ -97,19 +101,20 @@ def test_photo_model_filters_and_sorts(qtmodeltester, mode):
     results = ResultSet()
     results.set_scoring(scoring())
     model = PhotoModel(results)
-    results.add_batch(batch(6))
+    results.add_batch(batch(6, spread=True))
     model.set_sort(mode)
     model.refresh()
     assert model.rowCount() == 6
     model.set_category("B")
     assert model.rowCount() == 4
     # Rows arriving later are inserted where the order puts them.
-    model.rows_added(results.add_batch(batch(6, start=6)))
+    model.rows_added(results.add_batch(batch(6, start=6, spread=True)))
     names = [model.index(r).data() for r in range(model.rowCount())]
+    scores = [model.data(model.index(r), ScoreRole) for r in range(model.rowCount())]
     assert len(names) == 8
+    assert len(set(scores)) == 8  # no ties: a flipped order cannot pass
     if mode is SortMode.NAME:
-        assert names == sorted(names)
+        assert names == sorted(names) and scores != sorted(scores, reverse=True)
     else:
-        scores = [model.data(model.index(r), 0x0100 + 4) for r in range(model.rowCount())]
-        assert scores == sorted(scores, reverse=True)
+        assert scores == sorted(scores, reverse=True) and names != sorted(names)
     qtmodeltester.check(model, force_py=True)

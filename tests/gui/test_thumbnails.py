@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QPixmap
 
-from photosorter.gui.photo_model import ThumbnailRole
+from photosorter.gui.photo_model import KeyRole, ThumbnailRole
 from photosorter.gui.thumbnails import ThumbnailLoader, thumbnail_dir
 from tests.gui.conftest import start_and_wait
 
@@ -47,12 +47,38 @@ def test_a_moved_photo_is_loaded_from_its_new_place(qtbot, photo_dir, tmp_path):
 
 def test_grid_requests_only_what_it_paints(qtbot, make_window, photo_dir):
     window = make_window(photo_dir)
+    window.resize(640, 420)  # room for a few of the 16 tiles
+    start_and_wait(qtbot, window)  # hidden: nothing painted, nothing requested yet
+    grid, model, loader = window.grid, window.session.model, window.session.thumbnails
+    requested: list[str] = []
+    load = loader.pixmap
+
+    def spy(key: str, path):
+        requested.append(key)
+        return load(key, path)
+
+    loader.pixmap = spy
     window.show()
-    start_and_wait(qtbot, window)
-    model = window.session.model
-    first = model.index(0)
-    qtbot.waitUntil(lambda: isinstance(model.data(first, ThumbnailRole), QPixmap), timeout=10_000)
-    window.grab()  # paints without errors once thumbnails are in
+    qtbot.waitUntil(lambda: bool(requested), timeout=10_000)
+    window.grab()
+
+    def shown() -> set[str]:
+        view = grid.viewport().rect()
+        rows = [
+            r for r in range(model.rowCount()) if grid.visualRect(model.index(r)).intersects(view)
+        ]
+        return {model.index(r).data(KeyRole) for r in rows}
+
+    visible = shown()
+    assert 0 < len(visible) < model.rowCount() == 16
+    assert set(requested) == visible  # each painted tile, and nothing off screen
+    last = model.index(model.rowCount() - 1)
+    assert last.data(KeyRole) not in requested
+    grid.scrollToBottom()
+    window.grab()
+    assert last.data(KeyRole) in requested  # scrolled into view: now it is asked for
+    assert set(requested) == visible | shown()
+    qtbot.waitUntil(lambda: isinstance(last.data(ThumbnailRole), QPixmap), timeout=10_000)
     window.session.thumbnails.shutdown()
 
 

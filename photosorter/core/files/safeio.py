@@ -15,7 +15,6 @@ and `_replace` are the seam tests patch to inject EXDEV, ENOSPC, EACCES or a cra
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import errno
@@ -23,19 +22,17 @@ import hashlib
 import os
 import stat
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photosorter.core.errors import FileOpError
 from photosorter.core.files.xmp import MAX_SIDECAR_BYTES
-from photosorter.core.userfiles import NotRegularFileError, open_regular
+from photosorter.core.userfiles import NotRegularFileError, open_regular, temp_name
 
 if TYPE_CHECKING:
     from photosorter.core.files.journal import Journal, StepRow
 
 _CHUNK = 1 << 20
-_TEMP_SUFFIX = ".photosorter-tmp"
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 
 
@@ -157,33 +154,6 @@ def _fsync_dir(folder: Path) -> None:
         pass  # some filesystems cannot sync a folder; the rename is still atomic
     finally:
         os.close(fd)
-
-
-def temp_name(dst: Path) -> Path:
-    """A hidden temporary name beside `dst` (the scanner skips dot-files).
-
-    `dst`'s name is cut to fit the folder's limit on name bytes (NAME_MAX), never inside
-    a UTF-8 character.
-    """
-    tail = f".{uuid.uuid4().hex[:8]}{_TEMP_SUFFIX}"
-    budget = _name_max(dst.parent) - len(os.fsencode(f".{tail}"))
-    return dst.with_name(f".{_cut_name(dst.name, budget)}{tail}")
-
-
-def _name_max(folder: Path) -> int:
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no such folder
-        return 255
-
-
-def _cut_name(name: str, budget: int) -> str:
-    """`name` cut to at most `budget` bytes on disk, ending on a whole character."""
-    raw = os.fsencode(name)
-    if len(raw) <= budget:
-        return name
-    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-    return decoder.decode(raw[: max(budget, 0)], final=False)  # holds back a cut character
 
 
 def explain(exc: OSError, src: Path | None = None) -> str:

@@ -115,7 +115,8 @@ class AutoSorter:
             list(paths), self.engine, self.store, self.categories, matrix, params, cancel=cancel
         )
         for _batch, placed in found:
-            event.classified += placed
+            # A file its writer is still adding to is retried once it settles, not an error.
+            event.classified += [c for c in placed if not self._still_changing(c)]
         if self.action is None or (cancel and cancel.is_set()):
             return event
         items = [(c.path, c.category) for c in event.classified if c.category and not c.error]
@@ -129,6 +130,9 @@ class AutoSorter:
                     self._moved_away.add(outcome.source)
                     self._moved_away.update(was for was, _now in outcome.companions)
         return event
+
+    def _still_changing(self, found: Classified) -> bool:
+        return found.error is not None and self.watcher.retry_if_changed(found.path)
 
     def run(self, cancel: CancelToken, poll_s: float = 0.5) -> Iterator[AutoSortEvent]:
         """Catch up, then handle new arrivals until `cancel` is set. Starts/stops the watch."""

@@ -270,6 +270,22 @@ class FolderWatcher:
                 if now - when > 60:
                     del self._own[path]
 
+    def retry_if_changed(self, path: Path) -> bool:
+        """A handed-out file could not be read: True if it changed since it settled (a
+        writer that paused longer than the settle time), and it is watched again until it
+        settles anew; False if it is unchanged (or gone), so the failure is real."""
+        settled = self._delivered.get(path)
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        state = (st.st_size, st.st_mtime_ns)
+        if settled is None or state == settled:
+            return False
+        if path not in self._pending:
+            self._pending[path] = (*state, time.monotonic(), False)
+        return True
+
     def _check_observer(self, batch: WatchBatch) -> None:
         """An observer thread that died (an OS error, say) must not stop watching silently."""
         observer = self._observer

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from photosorter.core import userfiles
 from photosorter.core.files import claims, safeio
 from photosorter.core.files.fileops import (
     apply_plan,
@@ -224,7 +225,7 @@ def test_rename_on_real_vfat_never_replaces(
 def test_temp_names_fit_the_filesystem_limit(tmp_path: Path, char: str) -> None:
     limit = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
     name = char * (250 // len(char.encode())) + ".jpg"
-    temp = safeio.temp_name(tmp_path / name)
+    temp = userfiles.temp_name(tmp_path / name)
     raw = os.fsencode(temp.name)
     assert len(raw) <= limit
     raw.decode("utf-8")  # never a cut character

@@ -37,21 +37,26 @@ def engine(tiny_spec: str) -> Engine:
 
 
 def drive(sorter: AutoSorter, until, feed=None, timeout: float = 60):
-    """Run the sorter; `feed()` runs in a thread once watching; stop when `until(events)`."""
+    """Run the sorter; `feed()` runs in a thread once watching; stop when `until(events)`,
+    or fail after `timeout` seconds (even when no event comes at all)."""
     cancel = CancelToken()
     events = []
-    deadline = time.monotonic() + timeout
     feeder = None
-    for event in sorter.run(cancel, poll_s=0.2):
-        events.append(event)
-        if feed is not None and feeder is None:
-            feeder = threading.Thread(target=feed)
-            feeder.start()
-        if until(events):
-            cancel.cancel()
-        assert time.monotonic() < deadline, f"timed out; events so far: {events}"
-    if feeder:
-        feeder.join()
+    timer = threading.Timer(timeout, cancel.cancel)
+    timer.start()
+    try:
+        for event in sorter.run(cancel, poll_s=0.2):
+            events.append(event)
+            if feed is not None and feeder is None:
+                feeder = threading.Thread(target=feed)
+                feeder.start()
+            if until(events):
+                cancel.cancel()
+    finally:
+        timer.cancel()
+        if feeder:
+            feeder.join()
+    assert until(events), f"timed out; events so far: {events}"
     return events
 
 
@@ -137,15 +142,72 @@ def test_copy_catch_up_includes_photos_only_viewed_before(engine, tmp_path: Path
 def test_vanished_and_bad_files_are_reported_and_skipped(engine, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    gone = inbox / "gone.jpg"
 
     def feed() -> None:
         (inbox / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+        write_photo(gone, "blue", 5)
         write_photo(inbox / "good.jpg", "green", 3)
+
+    def seen(events, name: str) -> bool:
+        return any(c.path.name == name for e in events for c in e.classified)
 
     with Store(tmp_path / "store.sqlite3") as store:
         sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "tag", None, settle_s=0.3)
+        process = sorter.process
+
+        def vanish_once_settled(paths, cancel=None):  # deleted after settling, before read
+            if gone in paths:
+                gone.unlink()
+            return process(paths, cancel)
+
+        sorter.process = vanish_once_settled
         write_photo(inbox / "first.jpg", "red", 4)  # gives the catch-up event that starts feed
-        events = drive(sorter, lambda ev: len(moved(ev)) >= 2, feed=feed)
-    failed = [c for e in events for c in e.classified if c.error]
-    assert [c.path.name for c in failed] == ["broken.jpg"]
+        events = drive(sorter, lambda ev: len(moved(ev)) >= 2 and seen(ev, gone.name), feed=feed)
+    failed = {c.path.name: c.error for e in events for c in e.classified if c.error}
+    assert sorted(failed) == ["broken.jpg", "gone.jpg"]
+    assert "vanished" in failed["gone.jpg"]
+    assert sorted(o.source.name for o in moved(events)) == ["first.jpg", "good.jpg"]
     assert (inbox / "good.jpg.xmp").exists() and not (inbox / "broken.jpg.xmp").exists()
+    assert not (inbox / "gone.jpg.xmp").exists()
+
+
+def test_a_file_still_being_written_is_retried_not_reported(engine, tmp_path, monkeypatch):
+    """A writer that pauses longer than the settle time: the half-written photo fails to
+    decode, but it changed since it settled, so it is watched again (no error) and sorted
+    once complete. A bad file unchanged since it settled is reported."""
+    from photosorter.core.library import pipeline
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = write_photo(tmp_path / "whole.jpg", "blue", 9)
+    half = data[: len(data) // 2]
+    slow = inbox / "slow.jpg"
+    slow.write_bytes(half)  # the writer pauses here, longer than the settle time
+    (inbox / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    decode = pipeline.load_for_model
+
+    def writer_resumes_while_we_decode(blob: bytes, spec):
+        if blob == half:
+            with open(slow, "ab") as fh:
+                fh.write(data[len(half) :])
+        return decode(blob, spec)
+
+    monkeypatch.setattr(pipeline, "load_for_model", writer_resumes_while_we_decode)
+    with Store(tmp_path / "store.sqlite3") as store:
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "tag", None, settle_s=0.2)
+        watcher = sorter.watcher  # not started: no OS events, only what the test does
+        first = sorter.process(sorted(watcher.existing_files()))  # both handed out settled
+        assert [(c.path.name, bool(c.error)) for c in first.classified] == [("broken.jpg", True)]
+        assert watcher.pending_count == 1  # slow.jpg is watched again
+        batch = watcher.next_batch(timeout=0.1)
+        for _ in range(100):  # until it has settled anew (it no longer changes)
+            if batch.added:
+                break
+            batch = watcher.next_batch(timeout=0.1)
+        assert batch.added == [slow]
+        second = sorter.process(batch.added)
+    assert [(c.path.name, c.category, c.error) for c in second.classified] == [
+        ("slow.jpg", "blue", None)
+    ]
+    assert Path(f"{slow}.xmp").is_file() and not (inbox / "broken.jpg.xmp").exists()

@@ -201,3 +201,20 @@ def test_a_dead_observer_is_restarted_and_caught_up(inbox: Path) -> None:
         got = collect(watcher, lambda b: bool(b.added))
     assert any("restarted" in p for p in got.problems)
     assert got.added == [inbox / "while-down.jpg"]
+
+
+def test_a_file_that_changed_after_settling_is_watched_again(inbox: Path) -> None:
+    """A handed-out file that failed to read: retried only if its writer was still at it."""
+    path = inbox / "paused.jpg"
+    data = make_jpeg(path)
+    path.write_bytes(data[:200])  # the writer paused longer than the settle time
+    watcher = FolderWatcher([inbox], settle_s=SETTLE)  # not started: the test makes the events
+    assert watcher.existing_files() == [path]
+    assert not watcher.retry_if_changed(path)  # unchanged since it settled: a real failure
+    with open(path, "ab") as fh:
+        fh.write(data[200:])  # ...the writer goes on
+    assert watcher.retry_if_changed(path)
+    assert watcher.pending_count == 1
+    got = collect(watcher, lambda b: bool(b.added))
+    assert got.added == [path]
+    assert not watcher.retry_if_changed(path)  # settled again as it is now
