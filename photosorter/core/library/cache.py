@@ -3,7 +3,9 @@
 A file's identity is (path, size, mtime_ns) -> content hash; embeddings are keyed by
 (hash, model id), so a re-run on an unchanged folder needs only a stat per file, a renamed
 or moved file is recognised by its hash, and changing the model never serves stale vectors.
-WAL mode; one connection per thread; schema versions through `PRAGMA user_version`.
+WAL mode with synchronous=FULL (the operation journal lives here and must survive a power
+cut); one connection per thread, closed once its thread has ended; schema versions through
+`PRAGMA user_version`.
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    # FULL: every commit is on disk before it returns. With NORMAL a power cut may lose the
+    # last journal writes, and the journal is what makes a half-done move recoverable.
+    conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     _migrate(conn)
     return conn
@@ -134,12 +138,17 @@ def _blob(vec: np.ndarray) -> bytes:
 
 
 class Store:
-    """Thread-safe facade: each thread gets its own connection to the same file."""
+    """Thread-safe facade: each thread gets its own connection to the same file.
+
+    Short-lived threads (a decode pool per index run) come and go for hours in the app and
+    in `watch`: the connection of a thread that has ended is closed when the next thread
+    opens one, so open descriptors stay bounded by the threads alive.
+    """
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else default_store_path()
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._owners: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
         self.conn  # noqa: B018 - create and migrate now, so errors surface early
 
@@ -150,8 +159,14 @@ class Store:
             conn = connect(self.path)
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._close_orphans()
+                self._owners[threading.current_thread()] = conn
         return conn
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended (the caller holds the lock)."""
+        for thread in [t for t in self._owners if not t.is_alive()]:
+            self._owners.pop(thread).close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -174,9 +189,9 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
+            for conn in self._owners.values():
                 conn.close()
-            self._all.clear()
+            self._owners.clear()
         self._local = threading.local()
 
     def __enter__(self) -> Store:

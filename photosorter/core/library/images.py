@@ -2,6 +2,8 @@
 
 Only Pillow, pillow-heif and numpy: this module never imports torch or Qt. Every decode
 failure comes out as an `ImageError` with a short message; no raw Pillow exception escapes.
+A file is opened only if it is a regular file, and its header and size are checked before
+the rest of it is read.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
+from photosorter.core.userfiles import NotRegularFileError, open_regular
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {
@@ -44,6 +47,13 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
 
 # Pillow's own hard limit (2 x its default MAX_IMAGE_PIXELS). Larger images are refused.
 MAX_PIXELS = 178_956_970
+
+# A bigger file is refused before it is read: a 179 MP 8-bit RGB TIFF stored uncompressed
+# is 537 MB, and a decode of a file this size takes seconds and its size in memory.
+MAX_FILE_BYTES = 1 << 30
+
+# What `check_header` looks at: Image.open's own prefix, the one its formats' accept() see.
+HEADER_BYTES = 16
 
 # The formats Pillow may identify a file as. Anything else (EPS, PSD, ...) is refused even
 # when it is named .jpg: fewer decoders, less attack surface, no Ghostscript.
@@ -123,18 +133,67 @@ class PreprocessSpec:
             raise ValueError(f"unknown resize_mode {self.resize_mode!r}")
 
 
+_DIGEST_CHUNK = 1 << 20
+
+# A photo: its path, its bytes, or a file opened (and checked) by open_image_file.
+ImageSource = bytes | str | os.PathLike[str] | BinaryIO
+
+
 def file_digest(data: bytes) -> str:
     """Content hash of a file's bytes: the embedding cache key."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def decode(source: bytes | str | os.PathLike[str], min_side: int | None = None) -> Image.Image:
+def stream_digest(fh: BinaryIO) -> str:
+    """file_digest of an open file's remaining bytes, read a chunk at a time (never whole)."""
+    digest = hashlib.blake2b(digest_size=16)
+    buf = bytearray(_DIGEST_CHUNK)
+    view = memoryview(buf)
+    while n := fh.readinto(buf):  # type: ignore[attr-defined]
+        digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def check_header(head: bytes, size: int) -> None:
+    """Refuse, before the rest is read, a file that is empty, no known image, or too big.
+
+    `head` is the file's first HEADER_BYTES; a known image starts with the signature of one
+    of the formats we decode (as Pillow recognises them).
+    """
+    if size == 0 or not head:
+        raise ImageError("empty file")
+    if not any(_accepts(fmt, head) for fmt in _formats()):
+        raise ImageError("not an image file")
+    if size > MAX_FILE_BYTES:
+        raise ImageError(
+            f"image file too large: {size >> 20} MB (the limit is {MAX_FILE_BYTES >> 20} MB)"
+        )
+
+
+def open_image_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, os.stat_result]:
+    """Open a photo for reading, positioned at its start, once `check_header` accepts it.
+
+    Regular files only, never blocking (userfiles.open_regular); OSError (including
+    NotRegularFileError) or ImageError otherwise. The caller closes the file.
+    """
+    fh = open_regular(path)
+    try:
+        st = os.fstat(fh.fileno())
+        check_header(fh.read(HEADER_BYTES), st.st_size)
+        fh.seek(0)
+    except BaseException:
+        fh.close()
+        raise
+    return fh, st
+
+
+def decode(source: ImageSource, min_side: int | None = None) -> Image.Image:
     """Decode to an upright RGB image; JPEGs decode at the smallest DCT scale >= min_side."""
     size = (min_side, min_side) if min_side else None
     return _decode(source, lambda _w, _h: size)
 
 
-def thumbnail(source: bytes | str | os.PathLike[str], max_side: int) -> Image.Image:
+def thumbnail(source: ImageSource, max_side: int) -> Image.Image:
     """An upright RGB image that fits in max_side x max_side, decoded as cheaply as possible."""
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
@@ -186,7 +245,7 @@ def to_model_input(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
-def load_for_model(source: bytes | str | os.PathLike[str], spec: PreprocessSpec) -> np.ndarray:
+def load_for_model(source: ImageSource, spec: PreprocessSpec) -> np.ndarray:
     """Decode (only as large as the model needs) and preprocess for the model."""
     return to_model_input(decode(source, min_side=spec.size), spec)
 
@@ -194,23 +253,23 @@ def load_for_model(source: bytes | str | os.PathLike[str], spec: PreprocessSpec)
 # --- internals -------------------------------------------------------------------------
 
 
-def _decode(source: bytes | str | os.PathLike[str], draft_size: _DraftSize) -> Image.Image:
+def _decode(source: ImageSource, draft_size: _DraftSize) -> Image.Image:
     """Open, size-check, draft (JPEG), load, orient and convert one image to RGB."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise ImageError("empty file")
+        check_header(bytes(source[:HEADER_BYTES]), len(source))
         return _decode_stream(io.BytesIO(source), draft_size)
+    if not isinstance(source, (str, os.PathLike)):  # open_image_file checked it
+        return _decode_stream(source, draft_size)
     try:
-        with open(source, "rb") as fp:
-            if os.fstat(fp.fileno()).st_size == 0:
-                raise ImageError("empty file")
-            return _decode_stream(fp, draft_size)
+        fp, _ = open_image_file(source)
     except FileNotFoundError as exc:
         raise ImageError("file not found") from exc
-    except IsADirectoryError as exc:
-        raise ImageError("not a file") from exc
+    except NotRegularFileError as exc:  # a folder, FIFO, device: nothing was read
+        raise ImageError(exc.strerror) from exc
     except OSError as exc:  # permission denied, I/O error while opening
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+    with fp:
+        return _decode_stream(fp, draft_size)
 
 
 def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Image.Image:
@@ -244,6 +303,17 @@ def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Image.Image:
             return _to_rgb(img)
         except _DECODE_ERRORS as exc:
             raise ImageError(f"unsupported image mode {img.mode}") from exc
+
+
+def _accepts(fmt: str, head: bytes) -> bool:
+    """Whether Pillow's format `fmt` recognises `head` as the start of one of its files."""
+    accept = Image.OPEN[fmt][1]
+    if accept is None:  # no signature check: Pillow would try it; so may we
+        return True
+    try:
+        return bool(accept(head))
+    except _DECODE_ERRORS:  # a check that needs more bytes than a tiny file has
+        return False
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

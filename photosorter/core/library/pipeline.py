@@ -1,9 +1,10 @@
 """scan -> read + hash -> decode (thread pool) -> batched encode -> cache, as a generator.
 
 Decoding runs in a bounded pool that reads ahead while the model encodes the previous
-batch, so both CPU-heavy halves overlap. A file whose (path, size, mtime) is known needs
-only a stat; a file whose content hash is known (renamed, moved, copied) is read and
-hashed but never decoded or encoded again.
+batch, so both CPU-heavy halves overlap. The pool never holds a whole file: a file is
+hashed as it streams by and decoded from disk, once its header proved it an image. A file
+whose (path, size, mtime) is known needs only a stat; a file whose content hash is known
+(renamed, moved, copied) is read and hashed but never decoded or encoded again.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
-from photosorter.core.errors import PhotoSorterError
+from photosorter.core.errors import ImageError
 from photosorter.core.library.cache import Store
-from photosorter.core.library.images import PreprocessSpec, file_digest, load_for_model
+from photosorter.core.library.images import (
+    PreprocessSpec,
+    load_for_model,
+    open_image_file,
+    stream_digest,
+)
 from photosorter.core.model.classifier import CategoryMatrix, classify
 from photosorter.core.model.engine import Engine, ScoringParams
+from photosorter.core.userfiles import NotRegularFileError
 
 
 class CancelToken:
@@ -97,23 +104,35 @@ class _Prepared:
 
 
 def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
-    """Read once and hash; decode only when this content has no embedding yet."""
+    """Check the header, hash the whole file; decode it only when its content is new."""
     try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            data = fh.read()
+        fh, st = open_image_file(path)
+        with fh:
+            key = stream_digest(fh)
+            result = PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns)
+            if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
+                return _Prepared(result)
+            fh.seek(0)
+            pixels = load_for_model(fh, spec)
+            if _changed(os.fstat(fh.fileno()), st):  # the pixels may not match the hash
+                return _failed(path, "file changed while it was read")
+            return _Prepared(result, pixels)
     except FileNotFoundError:
-        return _Prepared(PhotoResult(path, error="file vanished before it could be read"))
+        return _failed(path, "file vanished before it could be read")
+    except NotRegularFileError as exc:  # a FIFO or device put there since the scan
+        return _failed(path, exc.strerror)
     except OSError as exc:
-        return _Prepared(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    key = file_digest(data)
-    result = PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns)
-    if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
-        return _Prepared(result)
-    try:
-        return _Prepared(result, load_for_model(data, spec))
-    except PhotoSorterError as exc:
-        return _Prepared(PhotoResult(path, error=str(exc)))
+        return _failed(path, f"cannot read file: {exc.strerror or exc}")
+    except ImageError as exc:
+        return _failed(path, str(exc))
+
+
+def _changed(now: os.stat_result, before: os.stat_result) -> bool:
+    return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+
+
+def _failed(path: Path, message: str) -> _Prepared:
+    return _Prepared(PhotoResult(path, error=message))
 
 
 def index_photos(

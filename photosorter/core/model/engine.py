@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from photosorter.core.errors import ModelDownloadError, ModelError
+from photosorter.core.filehashes import cached_file_hash
 from photosorter.core.library.images import PreprocessSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,18 +84,9 @@ class ModelSpec:
             return str(self)
         folder = Path(self.name)
         digest = hashlib.blake2b(digest_size=12)
-        config = folder / "open_clip_config.json"
-        weights = find_weights(folder)
-        for path in (config, weights):
-            if path is None or not path.is_file():
-                continue
-            st = path.stat()
-            digest.update(f"{path.name}:{st.st_size}".encode())
-            with path.open("rb") as fh:
-                digest.update(fh.read(1 << 20))
-                if st.st_size > 2 << 20:
-                    fh.seek(-(1 << 20), os.SEEK_END)
-                    digest.update(fh.read())
+        for path in (folder / "open_clip_config.json", find_weights(folder)):
+            if path is not None and path.is_file():  # every byte: a tensor updated in place
+                digest.update(f"{path.name}:{cached_file_hash(path)}".encode())
         return f"local:{folder.name}:{digest.hexdigest()}"
 
 

@@ -1,9 +1,12 @@
+import os
 import sqlite3
 import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from photosorter.core.files.journal import Journal
 from photosorter.core.library.cache import MIGRATIONS, Store
 
 
@@ -56,3 +59,47 @@ def test_failed_write_rolls_back_the_whole_batch(tmp_path: Path) -> None:
         else:  # pragma: no cover
             raise AssertionError("expected the NOT NULL constraint to fail")
         assert store.lookup_files(["/a.jpg", "/b.jpg"]) == {}  # all or nothing
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    """Short-lived threads (a decode pool per index run) must not leak a connection each."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.put_embeddings("m", [("h", np.ones(2, np.float32))])
+
+        def touch() -> None:
+            assert store.get_embeddings("m", ["h"])
+
+        def run_threads(n: int) -> None:
+            for _ in range(n):
+                thread = threading.Thread(target=touch)
+                thread.start()
+                thread.join()
+
+        run_threads(10)
+        before = _open_descriptors()
+        run_threads(1000)
+        assert _open_descriptors() == before
+
+
+def test_journal_writes_are_durable(tmp_path: Path) -> None:
+    """The journal's connection commits with synchronous=FULL (2), in every thread."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        journal = Journal(store)
+        op = journal.begin("move")
+        journal.add(op, "move", tmp_path / "a.jpg", tmp_path / "b" / "a.jpg")
+        assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        seen: list[int] = []
+
+        def in_other_thread() -> None:
+            journal.end(op)
+            seen.append(store.conn.execute("PRAGMA synchronous").fetchone()[0])
+
+        thread = threading.Thread(target=in_other_thread)
+        thread.start()
+        thread.join()
+        assert seen == [2]

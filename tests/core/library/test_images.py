@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -345,7 +347,63 @@ def test_truncated_jpeg(tmp_path: Path) -> None:
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
     expect_error(tmp_path / "nope.jpg", "^file not found$")
-    expect_error(tmp_path, "^not a file$")
+    expect_error(tmp_path, "^is a folder, not a file$")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_named_jpg_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO (or a link to one) named like a photo: an error at once, never a hang."""
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(fifo)
+    errors: list[str] = []
+
+    def attempt() -> None:
+        for path in (fifo, link):
+            with pytest.raises(ImageError) as info:
+                thumbnail(path, 64)
+            errors.append(str(info.value))
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    hung = thread.is_alive()
+    while hung:  # let a reader stuck in open() through, so the thread can end
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            break
+    thread.join()
+    assert not hung, "decoding blocked on a FIFO"
+    assert errors == ["is a FIFO (named pipe), not a file"] * 2
+
+
+def test_image_file_over_the_size_cap_is_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.jpg"
+    path.write_bytes(jpeg_bytes(quadrants()))
+    monkeypatch.setattr(images, "MAX_FILE_BYTES", 100)
+    expect_error(path, r"^image file too large: 0 MB \(the limit is 0 MB\)$")
+    expect_error(path.read_bytes(), "^image file too large: ")
+
+
+def test_open_image_file_checks_the_header_before_reading(tmp_path: Path) -> None:
+    """A big file that is no image is refused after reading its first bytes only."""
+    path = tmp_path / "huge.tif"
+    with path.open("wb") as fh:
+        fh.truncate(1536 << 20)  # sparse: no disk space used
+    with pytest.raises(ImageError, match=r"^not an image file$"):
+        images.open_image_file(path)
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes(quadrants()))
+    fh, st = images.open_image_file(good)
+    with fh:
+        assert st.st_size == good.stat().st_size and fh.tell() == 0
+        assert images.stream_digest(fh) == file_digest(good.read_bytes())
+        fh.seek(0)
+        assert corners(decode(fh)) == corners(decode(good))
 
 
 def test_unsupported_format_refused(tmp_path: Path) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import threading
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import index_photos
@@ -51,3 +57,121 @@ def test_large_job_switches_to_an_accelerated_encoder(
     got = np.concatenate([x.vectors for x in fast if len(x.ok)])
     want = np.concatenate([x.vectors for x in plain if len(x.ok)])
     assert accel.min_cosine(got, want) >= 0.99
+
+
+def _index_guarded(paths: list[Path], engine: Engine, store: Store, **kwargs: object):
+    """index_photos in a thread, so that a hang fails the test instead of hanging it.
+
+    Returns (hung, batches). A FIFO that blocked a reader is unblocked by the caller.
+    """
+    batches: list = []
+    thread = threading.Thread(
+        target=lambda: batches.extend(index_photos(paths, engine, store, **kwargs)), daemon=True
+    )
+    thread.start()
+    thread.join(timeout=60)
+    return thread, batches
+
+
+def _release_readers(fifo: Path) -> None:
+    """Let every reader stuck opening `fifo` through (it then reads end-of-file)."""
+    while True:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as exc:  # ENXIO: nobody is waiting to read
+            if exc.errno == errno.ENXIO:
+                return
+            raise
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_in_place_of_a_photo_is_a_per_file_error(
+    photos: list[Path], tiny_spec: str, tmp_path: Path
+) -> None:
+    """A FIFO put where a scanned photo was (or a link to one) fails that file only."""
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(fifo)
+    engine = Engine(tiny_spec, "cpu", backend="pytorch")
+    with Store(tmp_path / "s.db") as store:
+        thread, batches = _index_guarded([fifo, link, photos[0]], engine, store, workers=2)
+        hung = thread.is_alive()
+        _release_readers(fifo)
+        thread.join()
+    assert not hung, "indexing blocked on a FIFO"
+    errors = {r.path: r.error for b in batches for r in b.results}
+    assert errors == {
+        fifo: "is a FIFO (named pipe), not a file",
+        link: "is a FIFO (named pipe), not a file",
+        photos[0]: None,
+    }
+
+
+def _peak_traced_bytes(run: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_big_non_image_is_refused_before_it_is_read(
+    photos: list[Path], tiny_spec: str, tmp_path: Path
+) -> None:
+    """A 1.5 GB file named .tif that is no image costs a header read, not 1.5 GB of memory."""
+    big = tmp_path / "huge.tif"
+    with big.open("wb") as fh:
+        fh.truncate(1536 << 20)  # sparse: no disk space used
+    engine = Engine(tiny_spec, "cpu", backend="pytorch")
+    with Store(tmp_path / "s.db") as store:
+        list(index_photos(photos[:1], engine, store))  # model loaded before measuring
+        batches: list = []
+        peak = _peak_traced_bytes(lambda: batches.extend(index_photos([big], engine, store)))
+    assert [r.error for b in batches for r in b.results] == ["not an image file"]
+    assert peak < 32 << 20
+
+
+def test_read_ahead_never_holds_whole_files(tiny_spec: str, tmp_path: Path) -> None:
+    """The decode pool streams big photos: its memory does not grow with file sizes."""
+    size = 48 << 20
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"big{i}.jpg"
+        Image.new("RGB", (64, 48), (60 * i, 0, 0)).save(path)  # then zeros up to `size`
+        with path.open("r+b") as fh:
+            fh.truncate(size)
+        paths.append(path)
+    engine = Engine(tiny_spec, "cpu", backend="pytorch")
+    with Store(tmp_path / "s.db") as store:
+        list(index_photos(paths[:1], engine, store))  # model loaded before measuring
+        batches: list = []
+        peak = _peak_traced_bytes(
+            lambda: batches.extend(index_photos(paths[1:], engine, store, workers=3))
+        )
+    assert not any(r.error for b in batches for r in b.results)
+    assert peak < 16 << 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_many_small_runs_keep_open_descriptors_flat(
+    photos: list[Path], tiny_spec: str, tmp_path: Path
+) -> None:
+    """Watch and the app index small batches for hours: no descriptor may leak per run."""
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(photos[0].read_bytes())
+    engine = Engine(tiny_spec, "cpu", backend="pytorch")
+
+    def run(i: int) -> None:
+        os.utime(photo, ns=(i, i))  # a changed mtime: read and hashed again, not decoded
+        (batch,) = index_photos([photo], engine, store, workers=2)
+        assert batch.ok
+
+    with Store(tmp_path / "s.db") as store:
+        for i in range(1, 11):
+            run(i)
+        before = len(os.listdir("/proc/self/fd"))
+        for i in range(11, 211):
+            run(i)
+        assert len(os.listdir("/proc/self/fd")) == before
