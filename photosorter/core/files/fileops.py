@@ -23,13 +23,13 @@ from photosorter.core.errors import ConfigError, FileOpError, PhotoSorterError
 from photosorter.core.files import claims, safeio
 from photosorter.core.files.journal import (  # noqa: F401 - undo/recovery are part of this API
     Journal,
-    StepRow,
     UndoItem,
     UndoReport,
     recover_interrupted,
     undo_last,
 )
 from photosorter.core.files.safeio import read_sidecar
+from photosorter.core.files.steps import StepRow
 from photosorter.core.files.xmp import (
     Keywords,
     merge_keywords,

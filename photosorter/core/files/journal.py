@@ -22,6 +22,7 @@ from pathlib import Path
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.files import safeio
 from photosorter.core.files.safeio import read_sidecar
+from photosorter.core.files.steps import OpRow, StepRow
 from photosorter.core.files.xmp import Keywords, XmpError, merge_keywords, remove_keywords
 from photosorter.core.library.cache import Store
 
@@ -30,33 +31,6 @@ KEEP_OPERATIONS = 200  # older finished operations are forgotten (no longer undo
 
 
 # -- journal tables -------------------------------------------------------------------
-@dataclass
-class StepRow:
-    id: int
-    op: int
-    kind: str  # move | copy | sidecar | delete | mkdir
-    source: Path
-    dest: Path
-    temp: Path | None
-    hash: str | None
-    data: dict
-    state: str  # pending | copied | done | failed | undone
-    message: str | None
-    main: int | None  # the photo step this companion travels with
-    undoes: int | None  # the step this one reverts
-
-
-@dataclass
-class OpRow:
-    id: int
-    action: str  # move | copy | tag | undo
-    state: str  # running | applied | empty | undone
-    pid: int
-    started: float
-    undoes: int | None
-    steps: list[StepRow] = field(default_factory=list)
-
-
 _STEP_COLS = "id, op, kind, source, dest, temp, hash, data, state, message, main, undoes"
 # The photos an ended copy/tag operation handled: path -> content hash (of the copy made;
 # for a tag, the identity the store has for the photo).
@@ -127,6 +101,9 @@ class Journal:
         )  # fmt: skip
         row.id = int(cur.lastrowid)  # type: ignore[arg-type]
         return row
+
+    def moved(self, source: Path, dest: Path) -> None:
+        self.store.rename_file(str(source), str(dest))
 
     def update(self, row: StepRow, state: str, **changes: object) -> None:
         for key, value in changes.items():

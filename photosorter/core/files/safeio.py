@@ -23,14 +23,11 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from photosorter.core.errors import FileOpError
+from photosorter.core.files.steps import StepLog, StepRow
 from photosorter.core.files.xmp import MAX_SIDECAR_BYTES
 from photosorter.core.userfiles import NotRegularFileError, open_regular, temp_name
-
-if TYPE_CHECKING:
-    from photosorter.core.files.journal import Journal, StepRow
 
 _CHUNK = 1 << 20
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
@@ -176,7 +173,7 @@ def explain(exc: OSError, src: Path | None = None) -> str:
 
 
 # -- journalled operations --------------------------------------------------------------
-def transfer(journal: Journal, row: StepRow) -> None:
+def transfer(journal: StepLog, row: StepRow) -> None:
     """Carry out a recorded move or copy to `row.dest`, which must not exist.
 
     Same filesystem (move): one no-replace rename. Otherwise: copy to a temporary name
@@ -260,7 +257,7 @@ def _drop_our_copy(row: StepRow, why: str) -> str:
 
 
 def write_sidecar(
-    journal: Journal,
+    journal: StepLog,
     op: int,
     photo: Path,
     sidecar: Path,
@@ -304,7 +301,7 @@ def write_sidecar(
     return row
 
 
-def delete_copy(journal: Journal, op: int, path: Path, expected: str, **extra: object) -> StepRow:
+def delete_copy(journal: StepLog, op: int, path: Path, expected: str, **extra: object) -> StepRow:
     """Remove a copy PhotoSorter made, only while its content is still `expected`."""
     row = journal.add(op, "delete", path, path, hash=expected, **extra)
     try:
@@ -337,7 +334,7 @@ def _digest(path: Path, *, follow_symlinks: bool = False) -> str | None:
 
 
 # -- recovery ---------------------------------------------------------------------------
-def recover_step(journal: Journal, row: StepRow, *, finish: bool = False) -> str | None:
+def recover_step(journal: StepLog, row: StepRow, *, finish: bool = False) -> str | None:
     """Finish or roll back one interrupted step; a line saying what happened, or None.
 
     `finish`: a step that never started is carried out now (a companion whose photo
@@ -432,11 +429,11 @@ def _is_placeholder(row: StepRow) -> bool:
     return has_temp or (os.path.lexists(row.source) and not _same_file(row.source, row.dest))
 
 
-def _finished(journal: Journal, row: StepRow, verb: str) -> str:
+def _finished(journal: StepLog, row: StepRow, verb: str) -> str:
     if row.state != "done":
         journal.update(row, "done")
     if row.kind == "move":
-        journal.store.rename_file(str(row.source), str(row.dest))
+        journal.moved(row.source, row.dest)
     return f"finished {verb} {row.source} -> {row.dest}"
 
 
