@@ -1,9 +1,9 @@
 """watchdog -> settled, de-duplicated batches of new photos in watched folders.
 
-A file is handed out once it is complete: right after the writer closes it (inotify's
-close-after-write), otherwise once its size and mtime have stayed the same for a settle
-period. Folders created or moved in are scanned, since their files raise no events of
-their own. Paths PhotoSorter writes itself are ignored, so its own moves never loop.
+FolderWatcher runs watchdog's observer (and restarts it when it or a watched folder dies)
+and turns its events into `WatchBatch`es; when a file is complete is `settle.Settler`'s
+job. Folders created or moved in are scanned, since their files raise no events of their
+own. Paths PhotoSorter writes itself are ignored, so its own moves never loop.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from watchdog.observers.polling import PollingObserver
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.library.images import is_supported
 from photosorter.core.library.scanner import ScanError, check_roots, scan
+from photosorter.core.watch.settle import Settler
 
 DEFAULT_SETTLE_S = 1.0
 
@@ -107,15 +107,10 @@ class FolderWatcher:
                 raise WatchError(f"{root}: only folders can be watched")
         self.settle_s = settle_s
         self.polling = polling
-        self._ignore = ignore or (lambda _p: False)
+        self._settler = Settler(settle_s, ignore)
         self._events: queue.SimpleQueue[tuple[str, str, bool]] = queue.SimpleQueue()
         self._observer: Observer | PollingObserver | None = None
-        # path -> (size, mtime_ns, first time this state was seen, closed after write)
-        self._pending: dict[Path, tuple[int, int, float, bool]] = {}
-        self._delivered: dict[Path, tuple[int, int]] = {}
-        self._own: dict[Path, float] = {}  # paths PhotoSorter itself just wrote
         self._missing_roots: set[Path] = set()
-        self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -154,26 +149,25 @@ class FolderWatcher:
             )
         return f"Cannot watch folder: {exc.strerror or exc}"
 
-    # -- what PhotoSorter writes itself ------------------------------------------------
     def ignore_path(self, path: Path) -> None:
         """Never report `path` (a file PhotoSorter just moved, copied or tagged)."""
-        with self._lock:
-            self._own[Path(path)] = time.monotonic()
+        self._settler.ignore_path(path)
 
-    def _is_own(self, path: Path) -> bool:
-        with self._lock:
-            return path in self._own or self._ignore(path)
+    def retry_if_changed(self, path: Path) -> bool:
+        """A handed-out file could not be read: True if it changed since it settled; it is
+        then watched again until it settles anew (see `Settler.retry_if_changed`)."""
+        return self._settler.retry_if_changed(path)
+
+    @property
+    def pending_count(self) -> int:
+        return self._settler.pending_count
 
     # -- catching up -------------------------------------------------------------------
     def existing_files(self) -> list[Path]:
         """Every photo already in the watched folders (the cache tells which are new)."""
-        found = [p for p in scan(self.roots) if not self._is_own(p)]
+        found = [p for p in scan(self.roots) if not self._settler.is_own(p)]
         for path in found:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            self._delivered[path] = (st.st_size, st.st_mtime_ns)
+            self._settler.known(path)
         return found
 
     # -- the batches -------------------------------------------------------------------
@@ -186,12 +180,14 @@ class FolderWatcher:
             now = time.monotonic()
             self._drain(batch, wait=min(0.1, max(0.0, deadline - now)))
             self._check_roots(batch)
-            self._settle(batch)
+            batch.added += self._settler.settled()
             now = time.monotonic()
             if (batch.added or batch.removed or batch.problems) and linger_until is None:
                 # A burst: keep collecting briefly so the pipeline gets full batches.
                 linger_until = now + min(0.5, self.settle_s)
-            done = linger_until is not None and (now >= linger_until or not self._pending)
+            done = linger_until is not None and (
+                now >= linger_until or not self._settler.has_pending
+            )
             if done or len(batch.added) >= 256 or now >= deadline:
                 return batch
 
@@ -212,79 +208,15 @@ class FolderWatcher:
         if _hidden(path, self.roots):
             return
         if kind == "deleted":
-            if is_dir:
-                gone = [p for p in self._delivered if p.is_relative_to(path)]
-                gone += [p for p in self._pending if p.is_relative_to(path)]
-            else:
-                gone = [path]
-            for p in gone:
-                self._pending.pop(p, None)
-                if self._delivered.pop(p, None) is not None and not self._is_own(p):
-                    batch.removed.append(p)
+            batch.removed += self._settler.removed(path, is_dir)
             return
         if is_dir:
             if kind == "moved_in" and path.is_dir():  # created or moved in: scan it
                 for found in scan([path], on_error=lambda p, m: batch.problems.append(f"{p}: {m}")):
-                    self._touch(found, closed=False)
+                    self._settler.touch(found, closed=False)
             return
         if is_supported(path):
-            self._touch(path, closed=kind == "closed")
-
-    def _touch(self, path: Path, closed: bool) -> None:
-        """A file changed: (re)start its settle clock; close-after-write settles at once."""
-        if self._is_own(path):
-            return
-        try:
-            st = path.stat()
-        except OSError:
-            self._pending.pop(path, None)  # gone again before it settled: nothing to do
-            return
-        state = (st.st_size, st.st_mtime_ns)
-        if self._delivered.get(path) == state:
-            return
-        old = self._pending.get(path)
-        since = old[2] if old and old[:2] == state else time.monotonic()
-        self._pending[path] = (*state, since, closed)
-
-    def _settle(self, batch: WatchBatch) -> None:
-        now = time.monotonic()
-        for path, (size, mtime, since, closed) in list(self._pending.items()):
-            try:
-                st = path.stat()
-            except OSError:
-                del self._pending[path]
-                continue
-            state = (st.st_size, st.st_mtime_ns)
-            if state != (size, mtime):
-                self._pending[path] = (*state, now, False)  # still being written
-                continue
-            if size == 0 and not closed:
-                continue  # an empty placeholder; wait for content or the close event
-            if closed or now - since >= self.settle_s:
-                del self._pending[path]
-                self._delivered[path] = state
-                batch.added.append(path)
-        # Forget own-path marks after a while, so a later real change is seen again.
-        with self._lock:
-            for path, when in list(self._own.items()):
-                if now - when > 60:
-                    del self._own[path]
-
-    def retry_if_changed(self, path: Path) -> bool:
-        """A handed-out file could not be read: True if it changed since it settled (a
-        writer that paused longer than the settle time), and it is watched again until it
-        settles anew; False if it is unchanged (or gone), so the failure is real."""
-        settled = self._delivered.get(path)
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        state = (st.st_size, st.st_mtime_ns)
-        if settled is None or state == settled:
-            return False
-        if path not in self._pending:
-            self._pending[path] = (*state, time.monotonic(), False)
-        return True
+            self._settler.touch(path, closed=kind == "closed")
 
     def _check_observer(self, batch: WatchBatch) -> None:
         """An observer thread that died (an OS error, say) must not stop watching silently."""
@@ -321,8 +253,4 @@ class FolderWatcher:
                 batch.problems.append(str(exc))
                 return
         for found in scan(rescan):
-            self._touch(found, closed=False)
-
-    @property
-    def pending_count(self) -> int:
-        return len(self._pending)
+            self._settler.touch(found, closed=False)
