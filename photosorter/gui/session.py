@@ -72,6 +72,7 @@ class Notice:
     text: str
     level: str = "warning"  # "info" | "warning" | "error"
     settings_hint: bool = False
+    model_problem: bool = False  # gone once a model works
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,7 @@ class Session(QObject):
 
     def _report(self, event: JobFailed) -> None:
         if event.user_error:
-            self.notice.emit(Notice(event.message, "error", settings_hint=True))
+            self.notice.emit(Notice(event.message, "error", True, model_problem=event.model))
         else:
             self.bug.emit(event)
 
