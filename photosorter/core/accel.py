@@ -15,7 +15,9 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,7 +132,7 @@ class ImageEncoder:
     ) -> None:
         if choice not in BACKENDS and choice not in BUILDERS:
             raise ValueError(f"unknown backend {choice!r}; one of {', '.join(BACKENDS)}")
-        self.ctx = BuildContext(model, device, cache_dir, image_size, threads)
+        self.ctx = BuildContext(model, device, self._usable(cache_dir), image_size, threads)
         self.notify = notify
         self.check_images = check_images
         self.calibration_images = calibration_images
@@ -206,6 +208,18 @@ class ImageEncoder:
                 return out
 
     # -- internals ------------------------------------------------------------------------
+    def _usable(self, cache_dir: Path) -> Path:
+        """`cache_dir`, or when it cannot be written a temporary folder for this process only:
+        the fast encoder still works, it is prepared and checked again next time."""
+        if paths.writable_dir(cache_dir):
+            return cache_dir
+        scratch = tempfile.mkdtemp(prefix="photosorter-accel-")
+        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+        log.warning(
+            "Cannot write to %s: fast image encoders are not kept for next time.", cache_dir
+        )
+        return Path(scratch)
+
     def _eager(self, pixels: np.ndarray) -> np.ndarray:
         if self._reference is None:
             self._reference = _build_pytorch(self.ctx)

@@ -24,7 +24,7 @@ from photosorter.core.categories import (
     load_categories,
     parse_categories,
 )
-from photosorter.core.errors import PhotoSorterError
+from photosorter.core.errors import PhotoSorterError, StorageError
 from photosorter.core.pipeline import CancelToken
 from photosorter.core.settings import Settings, save_settings
 from photosorter.gui.category_panel import CategoriesEdited
@@ -429,8 +429,8 @@ class Session(QObject):
         self.settings = settings
         try:
             save_settings(settings)
-        except OSError as exc:
-            self.notice.emit(Notice(f"Could not save the settings: {exc}"))
+        except StorageError as exc:
+            self.notice.emit(Notice(str(exc)))
         self.settings_changed.emit()
         if not restart:
             return

@@ -215,3 +215,33 @@ def test_an_unavailable_choice_says_so(model_spec: str) -> None:
     engine = Engine(model_spec, "cpu", backend="torch-fp16")  # fp16 is for CUDA
     assert engine.backend == "pytorch"
     assert "torch-fp16" in engine.notices[0] and "not available" in engine.notices[0]
+
+
+def test_an_unwritable_cache_dir_means_no_cache_not_no_encoder(
+    model_spec: str,
+    pixels: np.ndarray,
+    reference: np.ndarray,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The data dir cannot be written (here: below a regular file): the fast encoder is
+    prepared in a temporary folder and used; one sentence names the folder, no traceback."""
+    pytest.importorskip("openvino")
+    (tmp_path / "file").write_text("not a folder")
+    engine = Engine(model_spec, "cpu", backend="pytorch")
+    engine.load()
+    folder = tmp_path / "file" / "accel"
+    enc = ImageEncoder(
+        engine.torch_model,
+        device="cpu",
+        choice="openvino-fp32",
+        cache_dir=folder,
+        image_size=engine.preprocess_spec.size,
+        threads=2,
+    )
+    out = enc.encode(pixels)
+    assert enc.name == "openvino-fp32" and enc.settled
+    assert min_cosine(out, reference) >= 0.99
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and str(folder) in warned[0].getMessage()
+    assert warned[0].exc_info is None
