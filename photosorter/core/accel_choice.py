@@ -80,6 +80,10 @@ class CostTable:
         names = list(names)
         return sorted(names, key=lambda n: (n not in self.per_photo, self.per_photo.get(n, 0.0)))
 
+    def ranked_items(self) -> list[tuple[str, float]]:
+        """(backend, seconds per photo) of the timed ones, fastest first."""
+        return [(n, self.per_photo[n]) for n in self.ranked(self.per_photo)]
+
     def to_json(self) -> dict[str, Any]:
         return {"machine": machine_id(), "per_photo": self.per_photo, "prepare": self.prepare}
 
