@@ -210,14 +210,13 @@ def pipeline_figures(
 def auto_choice(encoder: Any, decided: list) -> dict:
     """Which encoder auto runs and why (its timings on these photos), what it prepared for
     the library, and whether int8 calibration would pay for jobs of a few sizes."""
-    from photosorter.core.accel_choice import CALIBRATED, CostTable, preparations
+    from photosorter.core.accel_choice import CALIBRATED, preparations
 
-    costs = encoder.costs
-    before = CostTable({k: v for k, v in costs.per_photo.items() if k != CALIBRATED}, costs.prepare)
-    ready = [n for n in before.per_photo]
+    costs = encoder.costs  # int8 timed once it exists; else estimated from openvino-fp32
+    ready = [n for n in costs.per_photo if n != CALIBRATED]
     int8 = {}
     for photos in (400, 2_000, LIBRARY):
-        found = preparations([CALIBRATED], ready, before, photos, exported=True)
+        found = preparations([CALIBRATED], ready, costs, photos, exported=True)
         int8[photos] = {"worth": found[0].worth, "why": found[0].why} if found else None
     return {
         "backend": encoder.name,
