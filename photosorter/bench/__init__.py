@@ -380,7 +380,8 @@ def format_table(r: dict) -> str:
         f"full decode + open_clip preprocess: {d['full_cpu_ms']:.1f} CPU ms/img",
         f"pipeline ({p['backend']}): {p['img_per_s']:.1f} img/s, {p['cpu_ms_per_img']:.1f} CPU "
         f"ms/img; bound {p['bound_img_per_s']:.1f} img/s -> {p['fraction_of_bound']:.2f} of bound",
-        f"  first run (export + calibration + checks): {p['first_run_s']:.1f} s",
+        f"  first run (timing, export + calibration + checks): {p['first_run_s']:.1f} s",
+        *auto_lines(p["auto"]),
         f"naive (PIL full decode + open_clip preprocess + eager, per image): "
         f"{n['img_per_s']:.2f} img/s -> pipeline is {p['speedup_vs_naive']:.1f}x",
         f"text tower: {r['text']['ms_per_prompt']:.1f} ms/prompt",
@@ -409,6 +410,27 @@ def format_table(r: dict) -> str:
     for name, t in r["targets"].items():
         lines.append(f"{name:<36}{t['value']!s:>10}  {t['met']}")
     return "\n".join(lines)
+
+
+def auto_lines(a: dict) -> list[str]:
+    """Which encoder auto picked and why; whether int8 calibration pays, by job size."""
+    timed = ", ".join(f"{name} {ms:.1f}" for name, ms in a["ms_per_photo"].items())
+    lines = [
+        f"auto picks {a['backend']}: {a['why']}",
+        f"  timed on these photos (ms/photo): {timed}",
+    ]
+    if a["prepare_s"]:
+        once = ", ".join(f"{k} {v:.1f} s" for k, v in a["prepare_s"].items())
+        lines.append(f"  one-time preparation measured: {once}")
+    for d in a["library_decisions"]:
+        lines.append(
+            f"  for the library: {'prepared' if d['worth'] else 'not prepared'}, {d['why']}"
+        )
+    for photos, d in a["int8_for_a_job_of"].items():
+        if d is not None:
+            verdict = "calibrate" if d["worth"] else "not worth it"
+            lines.append(f"  int8 for a job of {photos} photos: {verdict} ({d['why']})")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -181,10 +181,12 @@ def pipeline_figures(
         from photosorter.core.model.accel import CALIBRATION_IMAGES, CHECK_IMAGES
 
         # Until calibration and self-checks are done, as on a first run (on repeated photos).
-        for _ in range(2 + (CALIBRATION_IMAGES + CHECK_IMAGES) // len(photos)):
-            one_pass()
+        one_pass()
+        decided = list(engine.image_encoder.decisions)  # made for the library, on batch one
+        for _ in range(1 + (CALIBRATION_IMAGES + CHECK_IMAGES) // len(photos)):
             if engine.image_encoder.settled:
                 break
+            one_pass()
         first_run = time.perf_counter() - start
         say(f"  backend {engine.backend}; first run {first_run:.1f}s")
         wall, cpu = _timed_cpu(one_pass, cfg.reps)
@@ -201,6 +203,28 @@ def pipeline_figures(
         "fraction_of_bound": round(ips / bound, 3) if bound else None,
         "first_run_s": round(first_run, 1),
         "notices": list(engine.notices),
+        "auto": auto_choice(engine.image_encoder, decided),
+    }
+
+
+def auto_choice(encoder: Any, decided: list) -> dict:
+    """Which encoder auto runs and why (its timings on these photos), what it prepared for
+    the library, and whether int8 calibration would pay for jobs of a few sizes."""
+    from photosorter.core.model.accel_choice import CALIBRATED, preparations
+
+    costs = encoder.costs  # int8 timed once it exists; else estimated from openvino-fp32
+    ready = [n for n in costs.per_photo if n != CALIBRATED]
+    int8 = {}
+    for photos in (400, 2_000, LIBRARY):
+        found = preparations([CALIBRATED], ready, costs, photos, exported=True)
+        int8[photos] = {"worth": found[0].worth, "why": found[0].why} if found else None
+    return {
+        "backend": encoder.name,
+        "why": encoder.why,
+        "ms_per_photo": {k: round(v * 1e3, 2) for k, v in costs.ranked_items()},
+        "prepare_s": dict(costs.prepare),
+        "library_decisions": [{"worth": d.worth, "why": d.why} for d in decided],
+        "int8_for_a_job_of": int8,
     }
 
 

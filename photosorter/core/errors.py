@@ -25,3 +25,7 @@ class ImageError(PhotoSorterError):
 
 class FileOpError(PhotoSorterError):
     """One file operation failed; reported per file, the source is untouched."""
+
+
+class StorageError(PhotoSorterError):
+    """A folder PhotoSorter keeps its own files in (store, settings) cannot be written."""

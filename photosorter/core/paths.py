@@ -7,6 +7,8 @@ from pathlib import Path
 
 import platformdirs
 
+from photosorter.core.errors import StorageError
+
 APP = "photosorter"
 
 
@@ -32,3 +34,22 @@ def default_store_path() -> Path:
     user's data, and system cache cleaners must not take them.
     """
     return data_dir() / "photosorter.sqlite3"
+
+
+def make_dir(folder: Path) -> Path:
+    """Create `folder` (with its parents) for PhotoSorter's own files, or raise a StorageError
+    that names it: a plain sentence, not a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"Cannot create the folder {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
+def writable_dir(folder: Path) -> bool:
+    """True when `folder` exists, or could be created, and files can be written in it."""
+    try:
+        make_dir(folder)
+    except StorageError:
+        return False
+    return os.access(folder, os.W_OK)

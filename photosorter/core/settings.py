@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 
 from photosorter.core import paths
+from photosorter.core.errors import StorageError
 from photosorter.core.model.engine import DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
@@ -183,9 +184,13 @@ def _parse_sources(raw: Any, where: str, warnings: list[str]) -> list[Source]:
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    """Write atomically: a crash never leaves a half-written settings file."""
+    """Write atomically: a crash never leaves a half-written settings file. A folder that
+    cannot be written raises a StorageError naming the file."""
     path = Path(path) if path else settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(settings.to_toml(), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(settings.to_toml(), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise StorageError(f"Cannot save the settings to {path}: {exc.strerror or exc}") from None

@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
         s.notice.connect(self.message_bar.show_notice)
         s.bug.connect(self._on_bug)
         s.run_finished.connect(self._on_run_finished)
+        s.scoring_applied.connect(self.message_bar.clear_model_problem)
         self.file_actions.busy_changed.connect(self._on_busy)
         self.file_actions.finished.connect(self._on_operation_done)
         self.busy.cancel_requested.connect(self.cancel)
@@ -298,15 +299,21 @@ class MainWindow(QMainWindow):
     @Slot(BusyState)
     def _on_busy(self, state: BusyState) -> None:
         self.busy.set_state(state)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        """File actions wait for the run, and Move/Copy/Tag for a photo in a category."""
         idle = not self.session.running and not self.file_actions.busy
-        for action in (self.move_action, self.copy_action, self.tag_action, self.undo_action):
-            action.setEnabled(idle)
+        for action in (self.move_action, self.copy_action, self.tag_action):
+            action.setEnabled(idle and self.session.results.sorted_count > 0)
+        self.undo_action.setEnabled(idle)
 
     @Slot(Counts)
     def _on_counts(self, counts: Counts) -> None:
         self.category_panel.set_counts(counts.per_category, counts.total)
         self.category_panel.list.viewport().update()
         self._update_heading()
+        self._update_actions()
         errors = f", {counts.errors} with problems" if counts.errors else ""
         self.summary.setText(f"{counts.total:,} photos{errors}" if counts.total else "")
 

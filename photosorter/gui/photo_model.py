@@ -95,8 +95,8 @@ class PhotoModel(QAbstractListModel):
             return res.errors[row]
         if role in (ThumbnailRole, ThumbnailFailedRole):
             key = res.keys[row]
-            if self.thumbnails is None or key is None:
-                return None if role == ThumbnailRole else True
+            if self.thumbnails is None or key is None:  # not read yet, or unreadable
+                return None if role == ThumbnailRole else res.errors[row] is not None
             if role == ThumbnailFailedRole:
                 return self.thumbnails.failed(key)
             return self.thumbnails.pixmap(key, res.paths[row])

@@ -88,6 +88,7 @@ class ResultSet:
         start = len(self.paths)
         vec_of = {id(r): i for i, r in enumerate(batch.ok)}
         rows_ok = []
+        rows_unsorted = []  # found, no error, no embedding (yet): no model to sort them
         vec_rows = []
         for r in batch.results:
             row = len(self.paths)
@@ -95,17 +96,18 @@ class ResultSet:
             self.keys.append(r.key)
             i = vec_of.get(id(r))
             self.errors.append(r.error if i is None else None)
-            if i is None and r.error is None:
-                self.errors[-1] = "could not be indexed"
             vec_rows.append(-1 if i is None else self._n_vectors + i)
             if i is not None:
                 rows_ok.append(row)
+            elif r.error is None:
+                rows_unsorted.append(row)
         self._append_vectors(batch.vectors if batch.ok else None)
         n = len(self.paths) - start
         self._vec_row.extend(np.asarray(vec_rows, dtype=np.int64))
         self._category.extend(np.full(n, ERROR_INDEX, dtype=np.int32))
         self._score.extend(np.zeros(n, dtype=np.float32))
         self._manual.extend(np.zeros(n, dtype=np.bool_))
+        self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
 
@@ -207,6 +209,11 @@ class ResultSet:
         out = {name: counts.get(i, 0) for i, name in enumerate(names)}
         out[UNCATEGORIZED] = counts.get(UNCATEGORIZED_INDEX, 0)
         return out
+
+    @property
+    def sorted_count(self) -> int:
+        """Photos placed in a category (what Move, Copy and Tag act on)."""
+        return int(np.count_nonzero(self._category.view >= 0))
 
     @property
     def error_count(self) -> int:

@@ -23,7 +23,7 @@ from photosorter.core.categories import (
     load_categories,
     parse_categories,
 )
-from photosorter.core.errors import PhotoSorterError
+from photosorter.core.errors import PhotoSorterError, StorageError
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.settings import Settings, save_settings
@@ -72,6 +72,7 @@ class Notice:
     text: str
     level: str = "warning"  # "info" | "warning" | "error"
     settings_hint: bool = False
+    model_problem: bool = False  # gone once a model works
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,7 @@ class Session(QObject):
 
     def _report(self, event: JobFailed) -> None:
         if event.user_error:
-            self.notice.emit(Notice(event.message, "error", settings_hint=True))
+            self.notice.emit(Notice(event.message, "error", True, model_problem=event.model))
         else:
             self.bug.emit(event)
 
@@ -429,8 +430,8 @@ class Session(QObject):
         self.settings = settings
         try:
             save_settings(settings)
-        except OSError as exc:
-            self.notice.emit(Notice(f"Could not save the settings: {exc}"))
+        except StorageError as exc:
+            self.notice.emit(Notice(str(exc)))
         self.settings_changed.emit()
         if not restart:
             return

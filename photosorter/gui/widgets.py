@@ -71,9 +71,17 @@ class MessageBar(QFrame):
         layout.addWidget(self.text, 1)
         layout.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.notice: Notice | None = None
         self.hide()
 
+    def clear_model_problem(self) -> None:
+        """A model works now: a notice that it did not is out of date."""
+        if self.notice is not None and self.notice.model_problem:
+            self.notice = None
+            self.hide()
+
     def show_notice(self, notice: Notice) -> None:
+        self.notice = notice
         icon = self.style().standardIcon(_LEVEL_ICONS.get(notice.level, _LEVEL_ICONS["info"]))
         self.icon.setPixmap(icon.pixmap(20, 20))
         self.text.setText(notice.text)

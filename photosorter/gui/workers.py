@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from photosorter.core.categories import CategorySet
-from photosorter.core.errors import ModelDownloadError, PhotoSorterError
+from photosorter.core.errors import ModelDownloadError, ModelError, PhotoSorterError
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import (
     CancelToken,
@@ -113,11 +113,13 @@ class JobFailed:
     user_error: bool
     offline: bool = False
     details: str = ""
+    model: bool = False  # the model could not be loaded (a working one clears the notice)
 
 
 def _failure(generation: int, exc: BaseException) -> JobFailed:
     if isinstance(exc, PhotoSorterError):
-        return JobFailed(generation, str(exc), True, isinstance(exc, ModelDownloadError))
+        offline, model = isinstance(exc, ModelDownloadError), isinstance(exc, ModelError)
+        return JobFailed(generation, str(exc), True, offline, model=model)
     log.exception("background job failed")
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return JobFailed(generation, f"{type(exc).__name__}: {exc}", False, details=text)
@@ -182,8 +184,6 @@ class InferenceWorker(QObject):
             self._engine = engine
 
         def report(text: str) -> None:
-            if spec.kind != "local-dir" and text.startswith("Loading model"):
-                text += " (the first time, it is downloaded: this can take a few minutes)"
             self.status_changed.emit(JobStatus(generation, text))
 
         engine.on_status = report
@@ -237,14 +237,17 @@ class InferenceWorker(QObject):
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
         engine = self._engine_for(request.model, request.device, request.backend, gen)
         self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
-        matrix = build_matrix(engine, self._store, request.categories)
-        params = scoring_params(engine, self._store)
+        try:
+            matrix = build_matrix(engine, self._store, request.categories)
+            params = scoring_params(engine, self._store)
+        except ModelError:  # no model (offline, say): still show the photos found, unsorted
+            self._emit_unsorted(gen, [*problems, *(PhotoResult(p) for p in paths)], total)
+            raise
         self.scoring_ready.emit(
             ScoringReady(request.scoring_generation, request.categories, matrix, params)
         )
         if problems:
-            progress = Progress(len(problems), total, 0, len(problems), 0.0)
-            self.batch_ready.emit(BatchReady(gen, IndexBatch(problems, _no_vectors(), progress)))
+            self._emit_unsorted(gen, problems, total)
         self.status_changed.emit(JobStatus(gen, "Sorting photos…"))
         offset = len(problems)
         for batch in index_photos(
@@ -259,6 +262,12 @@ class InferenceWorker(QObject):
             )
             self._build_pending_matrix(standalone=False)  # an edit need not wait for the run
         return total, failed
+
+    def _emit_unsorted(self, gen: int, results: list[PhotoResult], total: int) -> None:
+        """Photos without embeddings: the files that failed, or (no model) all found."""
+        failed = sum(1 for r in results if r.error)
+        progress = Progress(failed, total, 0, failed, 0.0)
+        self.batch_ready.emit(BatchReady(gen, IndexBatch(results, _no_vectors(), progress)))
 
     def _scan(
         self, roots: tuple[Path, ...], cancel: CancelToken

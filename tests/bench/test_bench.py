@@ -18,12 +18,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mp.setenv("PHOTOSORTER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     try:
         cfg = bench.Config(
-            photos=6,
+            photos=8,
             width=320,
             height=240,
             arch="tiny",
             reps=1,
-            batch_size=4,
+            batch_size=8,  # auto times backends on batches of 8 or more
             workdir=tmp_path_factory.mktemp("bench"),
             rescore_n=(1_000, 5_000),
             quick=True,
@@ -43,6 +43,10 @@ def test_every_figure_is_reported(report: dict) -> None:
     p = report["pipeline"]
     assert p["img_per_s"] > 0 and p["bound_img_per_s"] > 0 and p["fraction_of_bound"] > 0
     assert p["backend"] in report["backends"]
+    auto = p["auto"]  # which encoder auto picks, and why: its timings on these photos
+    assert auto["backend"] == p["backend"] and p["backend"] in auto["why"]
+    assert auto["ms_per_photo"] and "pytorch" in auto["ms_per_photo"]
+    assert set(auto["int8_for_a_job_of"]) == {400, 2_000, 20_000}
     assert report["naive"]["img_per_s"] > 0 and p["speedup_vs_naive"] > 0
     assert [x["n"] for x in report["rescore"]] == [1_000, 5_000]
     assert report["cache_load"]["seconds"] > 0
@@ -56,7 +60,8 @@ def test_every_figure_is_reported(report: dict) -> None:
 
 def test_table_names_every_part(report: dict) -> None:
     table = bench.format_table(report)
-    for word in ("pipeline", "naive", "re-score", "window", "peak RSS", "event loop", "target"):
+    words = ("pipeline", "naive", "re-score", "window", "peak RSS", "event loop", "target")
+    for word in (*words, "auto picks", "timed on these photos"):
         assert word in table
 
 

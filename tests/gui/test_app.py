@@ -93,3 +93,45 @@ def test_about_dialog_names_versions_model_and_qt(make_window, monkeypatch) -> N
     assert f"PhotoSorter {__version__}" in text
     assert "torch" in text and qVersion() in text
     assert str(window.session.model_spec) in text
+
+
+def test_offline_first_run_says_downloading_shows_photos_and_recovers(
+    qtbot, make_window, photo_dir, gui_model, tmp_path, monkeypatch
+) -> None:
+    """No connection on a first run: "Downloading model…" (not "Loading PyTorch…" for a
+    minute), the photos found are listed, unsorted, Move/Copy/Tag stay off; a working model
+    chosen in Settings then clears the banner and sorts them."""
+    from dataclasses import replace
+
+    import huggingface_hub
+
+    from tests.gui.conftest import start_and_wait
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-empty"))  # nothing cached
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata", refused)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refused)
+    window = make_window(photo_dir, model="ViT-B-32:laion2b_s34b_b79k")
+    window.show()
+    texts: list[str] = []
+    window.session.busy_changed.connect(lambda state: texts.append(state.text))
+    finished = start_and_wait(qtbot, window, timeout=120_000)
+
+    assert finished.cancelled
+    assert "Downloading model ViT-B-32:laion2b_s34b_b79k…" in texts
+    assert "no connection" in window.message_bar.text.text()
+    assert window.message_bar.isVisible()
+    assert window.session.model.rowCount() == 16  # the photos found, not "No photos found."
+    assert window.session.results.error_count == 0
+    assert window.summary.text() == "16 photos"
+    actions = (window.move_action, window.copy_action, window.tag_action)
+    assert not any(a.isEnabled() for a in actions)  # nothing is sorted
+
+    with qtbot.waitSignal(window.session.run_finished, timeout=120_000):
+        window.session.update_settings(replace(window.session.settings, model=gui_model))
+    assert not window.message_bar.isVisible()
+    assert window.session.results.sorted_count > 0
+    assert all(a.isEnabled() for a in actions)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from photosorter.core.paths import default_store_path
+from photosorter.core.errors import StorageError
+from photosorter.core.paths import default_store_path, make_dir
 
 # Append-only: each entry migrates user_version i -> i+1. Never edit a released step.
 MIGRATIONS: list[str] = [
@@ -104,9 +105,12 @@ _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 def connect(path: Path | str) -> sqlite3.Connection:
     """Open (creating and migrating as needed) the store at `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    make_dir(path.parent)
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:  # a read-only folder or file, say
+        raise StorageError(f"Cannot open the store {path}: {exc}") from None
     # FULL: every commit is on disk before it returns. With NORMAL a power cut may lose the
     # last journal writes, and the journal is what makes a half-done move recoverable.
     conn.execute("PRAGMA synchronous=FULL")

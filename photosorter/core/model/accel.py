@@ -2,9 +2,11 @@
 
 An accelerated backend proves itself on the user's own photos the first time it runs for a
 model: its embeddings of real photos are compared with eager fp32 PyTorch and, below
-MIN_COSINE, it is dropped (with a notice) for the next one in line. int8 is calibrated on
-the user's first photos. Exports, quantised models and verdicts are cached per model under
-`paths.data_dir()/accel/`. The backends themselves live in accel_backends.py.
+MIN_COSINE, it is dropped (with a notice) for the next one in line. `auto` times the ready
+backends on the user's photos and runs the fastest; whether an export or an int8 calibration
+is worth making is decided from those timings (accel_choice.py). Exports, quantised models,
+verdicts and timings are cached per model under `paths.data_dir()/accel/`. The backends
+themselves live in accel_backends.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,19 +28,22 @@ from typing import Any
 import numpy as np
 
 from photosorter.core import paths
+from photosorter.core.model import accel_choice
 from photosorter.core.model.accel_backends import (
     BUILDERS,
     Backend,
     BuildContext,
     _build_pytorch,
+    _export_openvino,
     _x86,
     available,
     native_bf16,
 )
+from photosorter.core.model.accel_choice import CALIBRATED, EXPORTED, CostTable, Preparation
 
 log = logging.getLogger(__name__)
 
-#: What a user (or a setting) may ask for. "auto" picks by device and CPU features.
+#: What a user (or a setting) may ask for. "auto" runs the fastest, timed on the user's photos.
 BACKENDS: tuple[str, ...] = (
     "auto",
     "pytorch",
@@ -48,17 +56,17 @@ BACKENDS: tuple[str, ...] = (
 MIN_COSINE = 0.99  # an accelerated backend must match eager fp32 at least this well
 CHECK_IMAGES = 16  # photos compared with fp32 before a backend's verdict is kept
 CALIBRATION_IMAGES = 64  # photos int8 quantisation calibrates on
-# One-time preparation is worth it only for a job this large (auto mode; then it is cached):
-EXPORT_MIN_PHOTOS = 200  # an OpenVINO export (~8 s for ViT-B-32) vs eager fp32
-CALIBRATE_MIN_PHOTOS = 2000  # int8 calibration (~20 s) vs the bf16/fp32 export
-NEEDS_CALIBRATION = frozenset({"openvino-int8"})
+MIN_TIMING_PHOTOS = 8  # a smaller batch times too noisily to pick a backend by
+NEEDS_CALIBRATION = frozenset({CALIBRATED})
 _VERDICTS = "verdicts.json"
 
 Notify = Callable[[str], None]
 
 
 def candidates(choice: str, device: str) -> list[str]:
-    """The backends to try, best first; always ending with plain PyTorch."""
+    """The backends to try, best first; always ending with plain PyTorch. For "auto" on a
+    CPU: every one that can run here (bf16 only where the CPU computes it natively), to be
+    timed on the user's photos; the order only matters until they are."""
     if choice == "pytorch":
         return ["pytorch"]
     if choice != "auto":
@@ -67,16 +75,10 @@ def candidates(choice: str, device: str) -> list[str]:
         return ["torch-fp16", "pytorch"]
     if device != "cpu":
         return ["pytorch"]
-    chain: list[str] = []
     bf16 = native_bf16()
-    if available("openvino-fp32", device):
-        if _x86() and available("openvino-int8", device):
-            chain.append("openvino-int8")
-        chain.append("openvino-bf16" if bf16 else "openvino-fp32")
-    elif bf16:
-        chain.append("torch-bf16")
-    chain.append("pytorch")
-    return chain
+    chain = [CALIBRATED] if _x86() else []
+    chain += ["openvino-bf16", "openvino-fp32", "torch-bf16"] if bf16 else ["openvino-fp32"]
+    return [n for n in chain if available(n, device)] + ["pytorch"]
 
 
 def cache_dir_for(model_id: str, image_size: int) -> Path:
@@ -107,12 +109,14 @@ def _versions() -> str:
 class ImageEncoder:
     """Encodes images with the fastest backend that has matched eager fp32 on real photos.
 
-    The first backend in line starts unproven: each batch is also run, in part, through eager
-    fp32 until CHECK_IMAGES photos agree (then the verdict is saved and checks stop) or one
+    The backend in use starts unproven: each batch is also run, in part, through eager fp32
+    until CHECK_IMAGES photos agree (then the verdict is saved and checks stop) or one
     disagrees (the backend is dropped, with a notice, for the next in line). A backend that
-    needs calibration collects the first photos it sees while the next one in line works.
-    With choice "auto", a backend that needs a one-time export or calibration waits until
-    `plan()` announces a job large enough to pay for it; an explicit choice prepares at once.
+    needs calibration collects the first photos it sees while another one works.
+    With choice "auto", every ready backend is timed on a batch of the user's photos (once per
+    model and machine; `costs` injects a table instead) and the fastest runs; `plan()`
+    announces a job, and an export or a calibration is made when the time it saves on those
+    photos exceeds its own. An explicit choice prepares at once.
     """
 
     def __init__(
@@ -127,23 +131,31 @@ class ImageEncoder:
         notify: Notify | None = None,
         check_images: int = CHECK_IMAGES,
         calibration_images: int = CALIBRATION_IMAGES,
+        costs: CostTable | None = None,
     ) -> None:
         if choice not in BACKENDS and choice not in BUILDERS:
             raise ValueError(f"unknown backend {choice!r}; one of {', '.join(BACKENDS)}")
-        self.ctx = BuildContext(model, device, cache_dir, image_size, threads)
+        self.ctx = BuildContext(model, device, self._usable(cache_dir), image_size, threads)
         self.notify = notify
         self.check_images = check_images
         self.calibration_images = calibration_images
-        self.verdicts = self._load_verdicts()
+        self.verdicts, saved = self._load_verdicts()
+        self.costs = saved if costs is None else costs
+        self.auto = choice == "auto"
+        self.why = ""  # auto: why the active backend runs (measured costs)
+        self.decisions: list[Preparation] = []  # auto: the last job's preparations, and why
         self._checked: dict[str, tuple[int, float]] = {}
         self._reference: Backend | None = None
         self._target: str | None = None  # waits for calibration photos
         self._calibration: list[np.ndarray] = []
-        self._queue = candidates(choice, device)
-        self._deferred: list[str] = []  # better than the active one; wait for a big job
+        self._candidates = candidates(choice, device)
+        self._queue = list(self._candidates)  # an explicit choice, then pytorch
+        self._broken: set[str] = set()  # could not be built in this process
+        self._spare: dict[str, Backend] = {}  # built, not timed yet
+        self._job = 0  # photos announced by plan() and not decided on yet
         if choice not in ("auto", *self._queue):
             self._say(f"The {choice} image encoder is not available here; using pytorch.")
-        self.active: Backend = self._next_backend(prepare=choice != "auto")
+        self.active: Backend = self._pick() if self.auto else self._next_backend()
 
     # -- public ---------------------------------------------------------------------------
     @property
@@ -156,36 +168,28 @@ class ImageEncoder:
         return self._target
 
     def plan(self, photos: int) -> None:
-        """Say how many photos the coming job will encode: a large job pays for a one-time
-        export or calibration (which is then cached for every later job)."""
-        for name in list(self._deferred):
-            if name in NEEDS_CALIBRATION:
-                if photos >= CALIBRATE_MIN_PHOTOS and self._target is None:
-                    self._deferred.remove(name)
-                    self._target = name
-                continue
-            if photos < EXPORT_MIN_PHOTOS:
-                continue
-            self._deferred.remove(name)
-            if self._unchecked(self.active.name) == 0 and self.active.name != "pytorch":
-                continue  # a proven accelerated backend is in use already
-            self._say(f"Preparing the {name} image encoder (once for this model)…", logging.INFO)
-            try:
-                self.active = BUILDERS[name](self.ctx)
-            except Exception as exc:
-                log.warning("cannot use the %s image encoder: %s", name, exc, exc_info=True)
-                self._say(f"The {name} image encoder could not be prepared: {exc}")
+        """Say how many photos the coming job will encode: an export or a calibration is made
+        when it pays for itself on them (decided from the timings, at once when they are
+        known, else on the first batch); once made it serves every later job."""
+        if self.auto:
+            self._job = max(self._job, photos)
+            self._decide()
 
     @property
     def settled(self) -> bool:
-        """True once no calibration is pending and the backend in use is proven."""
-        return self._target is None and self._unchecked(self.active.name) == 0
+        """True once nothing is pending: no calibration, no timing, the backend proven."""
+        untimed = self.auto and bool(self._untimed())
+        return self._target is None and not untimed and self._unchecked(self.active.name) == 0
 
     def encode(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 -> (N, D) float32 raw (not normalised) features."""
         pixels = np.ascontiguousarray(pixels, dtype=np.float32)
         if self._target is not None:
             self._collect(pixels)
+        if self.auto and len(pixels) >= MIN_TIMING_PHOTOS:
+            self._measure(pixels)
+            if self._decide():
+                self._measure(pixels)  # what was just prepared
         while True:
             backend = self.active
             todo = self._unchecked(backend.name)
@@ -205,7 +209,102 @@ class ImageEncoder:
             if self._record(backend.name, k, cos):
                 return out
 
+    # -- auto: timed, not guessed ---------------------------------------------------------
+    def _ready(self, name: str) -> bool:
+        """Whether `name` can run without a one-time preparation, and may be used."""
+        if name in self._broken or (name != "pytorch" and self._verdict_failed(name)):
+            return False
+        if name in NEEDS_CALIBRATION:
+            return self._cached("visual-int8.xml")
+        return name not in EXPORTED or self._cached("visual-fp32.xml")
+
+    def _untimed(self) -> list[str]:
+        return [n for n in self._candidates if self._ready(n) and n not in self.costs.per_photo]
+
+    def _pick(self) -> Backend:
+        """The fastest ready backend by the timings (in candidate order until timed)."""
+        ready = [n for n in self._candidates if self._ready(n)]
+        current = getattr(self, "active", None)
+        for name in self.costs.ranked(ready):
+            backend = current if current is not None and current.name == name else None
+            backend = backend or self._spare.pop(name, None) or self._build(name)
+            if backend is not None:
+                self.why = accel_choice.explain(self.costs, name, ready)
+                return backend
+        return _build_pytorch(self.ctx)
+
+    def _measure(self, pixels: np.ndarray) -> None:
+        """Time every ready backend not timed on this machine yet, then run the fastest."""
+        untimed = self._untimed()
+        if not untimed:
+            return
+        built = {n: b for n in untimed if (b := self._spare.get(n) or self._built(n))}
+        self.costs.per_photo.update(accel_choice.time_backends(built, pixels))
+        self._spare.update(built)
+        self._save()
+        self.active = self._pick()
+        self._spare.clear()
+        log.info("image encoder: %s", self.why)
+
+    def _built(self, name: str) -> Backend | None:
+        return self.active if self.active.name == name else self._build(name)
+
+    def _decide(self) -> bool:
+        """Make the preparations the announced job pays for; True when one was made."""
+        ready = [n for n in self._candidates if self._ready(n)]
+        if not self._job or not any(n in self.costs.per_photo for n in ready):
+            return False  # nothing timed yet: decided on the first batch
+        photos, self._job = self._job, 0
+        wanted = [n for n in self._candidates if n not in self._broken]
+        wanted = [n for n in wanted if not self._verdict_failed(n)]
+        exported = self._cached("visual-fp32.xml")
+        self.decisions = accel_choice.preparations(wanted, ready, self.costs, photos, exported)
+        worth = {p.name for p in self.decisions if p.worth}
+        for p in self.decisions:
+            log.info("%s: %s", "preparing" if p.worth else "not preparing", p.why)
+        made = False
+        if worth & {*EXPORTED, CALIBRATED} and not exported:
+            made = self._export()
+        if CALIBRATED in worth and self._target is None and self._cached("visual-fp32.xml"):
+            self._target = CALIBRATED
+        return made
+
+    def _export(self) -> bool:
+        self._say("Preparing a faster image encoder (once for this model)…", logging.INFO)
+        start = time.perf_counter()
+        try:
+            _export_openvino(self.ctx)
+        except Exception as exc:
+            log.warning("cannot export the model to OpenVINO: %s", exc, exc_info=True)
+            self._broken.update([*EXPORTED, CALIBRATED])
+            self._say(f"The OpenVINO image encoders could not be prepared: {exc}")
+            return False
+        self.costs.prepare["export"] = round(time.perf_counter() - start, 3)
+        self._save()
+        return True
+
+    def _build(self, name: str) -> Backend | None:
+        try:
+            return BUILDERS[name](self.ctx)
+        except Exception as exc:
+            self._broken.add(name)
+            log.warning("cannot use the %s image encoder: %s", name, exc, exc_info=True)
+            self._say(f"The {name} image encoder could not be prepared: {exc}")
+            return None
+
     # -- internals ------------------------------------------------------------------------
+    def _usable(self, cache_dir: Path) -> Path:
+        """`cache_dir`, or when it cannot be written a temporary folder for this process only:
+        the fast encoder still works, it is prepared and checked again next time."""
+        if paths.writable_dir(cache_dir):
+            return cache_dir
+        scratch = tempfile.mkdtemp(prefix="photosorter-accel-")
+        weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+        log.warning(
+            "Cannot write to %s: fast image encoders are not kept for next time.", cache_dir
+        )
+        return Path(scratch)
+
     def _eager(self, pixels: np.ndarray) -> np.ndarray:
         if self._reference is None:
             self._reference = _build_pytorch(self.ctx)
@@ -233,39 +332,31 @@ class ImageEncoder:
     def _fail(self, name: str, why: str) -> None:
         worst = self._checked.get(name, (0, float("nan")))[1]
         self._save_verdict(name, False, worst, self._checked.get(name, (0, 0))[0])
-        if name == "openvino-int8":
+        if name == CALIBRATED:
             for suffix in (".xml", ".bin"):  # don't keep a model that will never be used
                 with contextlib.suppress(OSError):
                     (self.ctx.cache_dir / f"visual-int8{suffix}").unlink()
         if self.active.name == name:
-            self.active = self._next_backend()
+            self.active = self._pick() if self.auto else self._next_backend()
             self._say(f"The {name} image encoder was turned off: {why}. Using {self.name}.")
         else:
             self._say(f"The {name} image encoder was not used: {why}. Using {self.name}.")
 
-    def _next_backend(self, prepare: bool = True) -> Backend:
-        """Build the next usable backend in line (plain PyTorch always works); without
-        `prepare`, one that needs an export or calibration first is deferred to `plan()`."""
+    def _next_backend(self) -> Backend:
+        """Build the next usable backend of an explicit choice (plain PyTorch always works);
+        one that needs calibration first waits for enough photos."""
         while self._queue:
             name = self._queue.pop(0)
-            if name != "pytorch" and self.verdicts.get(name, {}).get("ok") is False:
+            if name != "pytorch" and self._verdict_failed(name):
                 log.info("skipping %s: it failed its accuracy check before", name)
                 continue
             if name in NEEDS_CALIBRATION and not self._cached("visual-int8.xml"):
-                if not prepare:
-                    self._deferred.append(name)
-                elif self._target is None:
+                if self._target is None:
                     self._target = name  # built once enough photos have been seen
                 continue
-            needs_export = name.startswith("openvino") and name not in NEEDS_CALIBRATION
-            if needs_export and not prepare and not self._cached("visual-fp32.xml"):
-                self._deferred.append(name)
-                continue
-            try:
-                return BUILDERS[name](self.ctx)
-            except Exception as exc:
-                log.warning("cannot use the %s image encoder: %s", name, exc, exc_info=True)
-                self._say(f"The {name} image encoder could not be prepared: {exc}")
+            backend = self._build(name)
+            if backend is not None:
+                return backend
         return _build_pytorch(self.ctx)
 
     def _cached(self, file: str) -> bool:
@@ -288,8 +379,10 @@ class ImageEncoder:
         self._say(
             f"Tuning the {name} image encoder on {len(calibration)} of your photos…", logging.INFO
         )
+        start = time.perf_counter()
         try:
             backend = BUILDERS[name](_with_calibration(self.ctx, calibration))
+            seconds = time.perf_counter() - start
             cos = min_cosine(backend(held_out), self._eager(held_out))
         except Exception as exc:
             log.warning("cannot use the %s image encoder: %s", name, exc, exc_info=True)
@@ -300,45 +393,57 @@ class ImageEncoder:
         if cos < MIN_COSINE:
             self._fail(name, f"its results differ from full precision (cosine {cos:.4f})")
             return
+        self.costs.prepare[name] = round(seconds, 3)
         self._save_verdict(name, True, cos, len(held_out))
-        self.active = backend
         self._say(
-            f"Switched to the {name} image encoder (cosine {cos:.4f} to full precision).",
+            f"The {name} image encoder is ready (cosine {cos:.4f} to full precision).",
             logging.INFO,
         )
+        if self.auto:
+            self._spare[name] = backend  # timed against the others on the next batch
+        else:
+            self.active = backend
 
     def _verdict_ok(self, name: str) -> bool:
         return self.verdicts.get(name, {}).get("ok") is True
+
+    def _verdict_failed(self, name: str) -> bool:
+        return self.verdicts.get(name, {}).get("ok") is False
 
     def _say(self, text: str, level: int = logging.WARNING) -> None:
         log.log(level, "%s", text)
         if self.notify is not None:
             self.notify(text)
 
-    def _load_verdicts(self) -> dict[str, dict]:
+    def _load_verdicts(self) -> tuple[dict[str, dict], CostTable]:
         path = self.ctx.cache_dir / _VERDICTS
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return {}
+            return {}, CostTable()
         if not isinstance(data, dict) or data.get("versions") != _versions():
             # Different software made these: drop the verdicts and the exports with them.
             with contextlib.suppress(OSError):
                 shutil.rmtree(self.ctx.cache_dir)
-            return {}
+            return {}, CostTable()
         found = data.get("backends", {})
-        return found if isinstance(found, dict) else {}
+        return (found if isinstance(found, dict) else {}), CostTable.from_json(data.get("costs"))
 
     def _save_verdict(self, name: str, ok: bool, cosine: float, images: int) -> None:
         self.verdicts[name] = {"ok": ok, "cosine": round(cosine, 5), "images": images}
+        self._save()
+
+    def _save(self) -> None:
+        """Verdicts and timings, atomically (a read-only data dir: they are made again)."""
         path = self.ctx.cache_dir / _VERDICTS
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{_VERDICTS}.{os.getpid()}.{threading.get_ident()}")
             payload = {"versions": _versions(), "backends": self.verdicts}
+            payload["costs"] = self.costs.to_json()
             tmp.write_text(json.dumps(payload, indent=1, allow_nan=True), encoding="utf-8")
             os.replace(tmp, path)
-        except OSError as exc:  # a read-only data dir: checks simply run again next time
+        except OSError as exc:
             log.warning("cannot save %s: %s", path, exc)
 
 

@@ -1,8 +1,10 @@
 """Fetch a model's weights from the Hugging Face hub first, reporting bytes as they come.
 
-open_clip downloads silently; a first run fetches ~600 MB, so the app fetches the same
-file itself (into the same HF cache, where open_clip then finds it) with a progress
-callback. Any failure here is left to open_clip's own download and its error handling.
+open_clip downloads silently, and without a connection huggingface_hub retries every file
+name with back-off (over a minute) before giving up. So the app fetches the same file itself
+(into the same HF cache, where open_clip then finds it): cached weights need no network;
+otherwise one short request tells whether the hub can be reached at all, then the download
+reports its progress. Failures other than "no connection" are left to open_clip.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (bytes so far, total bytes or None)
+PROBE_TIMEOUT_S = 8.0  # one request to the hub, no retries: enough to tell "offline"
+# Base classes (by name) of transport failures in httpx, requests and urllib3 (a server or
+# proxy that hangs up without an answer included).
+_NETWORK_CLASSES = frozenset(
+    {"NetworkError", "TimeoutException", "ProxyError", "RemoteProtocolError", "NewConnectionError"}
+)
 
 
 def hub_files(kind: str, name: str, tag: str | None) -> tuple[str, list[str]] | None:
@@ -38,6 +46,23 @@ def hub_files(kind: str, name: str, tag: str | None) -> tuple[str, list[str]] | 
     return repo, list(dict.fromkeys(names))
 
 
+def is_network_error(exc: BaseException) -> bool:
+    """True when `exc`, or an error it was raised from, means the hub could not be reached
+    (no connection, DNS, proxy, time-out, offline mode): not a missing or damaged file."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, (ConnectionError, TimeoutError)):  # OfflineModeIsEnabled too
+            return True
+        if _NETWORK_CLASSES & {c.__name__ for c in type(seen).__mro__}:
+            return True
+        if type(seen).__name__ == "gaierror":  # socket.gaierror: no DNS
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _reporting_tqdm(report: Progress) -> type:
     from tqdm.auto import tqdm
 
@@ -56,21 +81,46 @@ def _reporting_tqdm(report: Progress) -> type:
     return ReportingTqdm
 
 
-def prefetch_weights(kind: str, name: str, tag: str | None, report: Progress) -> bool:
-    """Download the weights open_clip will load for this model; True when they are cached."""
-    try:
-        from huggingface_hub import hf_hub_download
+def prefetch_weights(
+    kind: str, name: str, tag: str | None, report: Progress, timeout: float = PROBE_TIMEOUT_S
+) -> bool:
+    """Download the weights open_clip will load for this model; True when they are cached.
 
+    `report(0, None)` announces a download before the first request. When the hub cannot
+    be reached, the network error is raised after one attempt (no retries); any other
+    failure (a file name the repo lacks, a server error) is left to open_clip.
+    """
+    try:
         found = hub_files(kind, name, tag)
-        if found is None:
-            return False
-        repo, names = found
-        for filename in names:
-            try:
-                hf_hub_download(repo, filename, tqdm_class=_reporting_tqdm(report))
-                return True
-            except Exception as exc:  # not there under this name, or offline: next one
-                log.debug("prefetch of %s/%s failed: %s", repo, filename, exc)
     except Exception as exc:  # never worse than open_clip's own download
         log.debug("weights prefetch skipped: %s", exc)
+        return False
+    if found is None:
+        return False
+    repo, names = found
+    if any(_cached(repo, filename) for filename in names):
+        return True
+    report(0, None)
+    for filename in names:
+        try:
+            _download(repo, filename, report, timeout)
+            return True
+        except Exception as exc:
+            if is_network_error(exc):
+                raise
+            log.debug("prefetch of %s/%s failed: %s", repo, filename, exc)  # the next name
     return False
+
+
+def _cached(repo: str, filename: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo, filename), str)
+
+
+def _download(repo: str, filename: str, report: Progress, timeout: float) -> None:
+    """One short request for the file's metadata, then the download itself."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    get_hf_file_metadata(hf_hub_url(repo, filename), timeout=timeout)  # no retries
+    hf_hub_download(repo, filename, tqdm_class=_reporting_tqdm(report), etag_timeout=timeout)

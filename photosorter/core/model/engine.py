@@ -167,7 +167,7 @@ class Engine:
             self.device = pick_device(self.requested_device)
             if self.device == "cpu":
                 torch.set_num_threads(max(1, os.cpu_count() or 1))
-            if status and self.spec.kind != "local-dir":
+            if self.spec.kind != "local-dir":
                 self._prefetch(status)
             if status:
                 status(f"Loading model {self.spec}…")
@@ -198,20 +198,30 @@ class Engine:
                 logit_bias=float(bias.item()) if bias is not None else None,
             )
 
-    def _prefetch(self, status: Callable[[str], None]) -> None:
-        """Download the weights with progress in MB (a no-op when they are cached)."""
-        from photosorter.core.model.download import prefetch_weights
+    def _prefetch(self, status: Callable[[str], None] | None) -> None:
+        """Download the weights with progress in MB (a no-op when they are cached); without a
+        connection, say so after one short attempt instead of open_clip's minute of retries."""
+        from photosorter.core.model.download import is_network_error, prefetch_weights
 
         last = [-1]
 
         def report(done: int, total: int | None) -> None:
             mb = done >> 20
-            if mb != last[0]:
-                last[0] = mb
-                of = f" of {total >> 20}" if total else ""
-                status(f"Downloading model {self.spec}: {mb}{of} MB…")
+            if status is None or mb == last[0]:
+                return
+            last[0] = mb
+            if total is None and not done:
+                status(f"Downloading model {self.spec}…")
+                return
+            of = f" of {total >> 20}" if total else ""
+            status(f"Downloading model {self.spec}: {mb}{of} MB…")
 
-        prefetch_weights(self.spec.kind, self.spec.name, self.spec.tag, report)
+        try:
+            prefetch_weights(self.spec.kind, self.spec.name, self.spec.tag, report)
+        except Exception as exc:
+            if is_network_error(exc):
+                raise self._offline() from exc
+            raise
 
     def _validate(self) -> None:
         spec = self.spec
@@ -255,18 +265,17 @@ class Engine:
         """Turn open_clip/huggingface failures into one plain sentence a user can act on."""
         if self.spec.kind == "local-dir":
             return ModelError(f"Could not load the model in {self.spec.name}: {exc}")
-        chain, seen = [], exc
-        while seen is not None and len(chain) < 10:
-            chain.append(seen)
-            seen = seen.__cause__ or seen.__context__
-        text = " ".join(f"{type(e).__name__}: {e}" for e in chain).lower()
-        network_words = ("download", "connect", "offline", "network", "resolve", "timed out", "hub")
-        if any(w in text for w in network_words):
-            return ModelDownloadError(
-                f"The model {self.spec} could not be downloaded (no internet connection?). "
-                + OFFLINE_HINT
-            )
+        from photosorter.core.model.download import is_network_error
+
+        if is_network_error(exc):
+            return self._offline()
         return ModelError(f"Could not load the model {self.spec}: {exc}")
+
+    def _offline(self) -> ModelDownloadError:
+        return ModelDownloadError(
+            f"The model {self.spec} could not be downloaded: no connection to the internet "
+            "(or to the Hugging Face hub). " + OFFLINE_HINT
+        )
 
     # -- what callers need -----------------------------------------------------------
     @property
