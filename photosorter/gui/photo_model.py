@@ -1,4 +1,5 @@
-"""The grid's model: the photos of one category (or all) from the ResultSet, sorted.
+"""The grid's model: the photos of one category (or all) from the ResultSet, sorted;
+or, in the "Needs review" view, the photos the model is least sure of first.
 
 Filtering and sorting happen here with numpy over the whole set (fast for 10,000 rows,
 no per-comparison Python calls); rows that arrive while a job runs are inserted in place.
@@ -65,6 +66,7 @@ class PhotoModel(QAbstractListModel):
         self.results = results
         self.thumbnails = thumbnails
         self.category: str | None = None  # None: all photos
+        self.review = False  # the "Needs review" view: least sure first, whatever the sort
         self.sort_mode = SortMode.CONFIDENCE
         self._order: list[int] = []
         self._sort_keys: list[tuple] = []
@@ -140,10 +142,14 @@ class PhotoModel(QAbstractListModel):
         return list(dict.fromkeys(k for k in (self.results.keys[r] for r in rows) if k))
 
     # -- keeping up with the result set ---------------------------------------------------------
-    def set_category(self, category: str | None) -> None:
-        """Show one category (UNCATEGORIZED included) or, with None, every photo."""
-        self.category = category
+    def set_category(self, category: str | None, *, review: bool = False) -> None:
+        """Show one category (UNCATEGORIZED included) or, with None, every photo; `review`:
+        the photos the model placed, least sure first."""
+        self.category, self.review = (None if review else category), review
         self.refresh()
+
+    def _visible(self) -> np.ndarray:
+        return self.results.review_rows() if self.review else self.results.rows_in(self.category)
 
     def set_sort(self, mode: SortMode) -> None:
         self.sort_mode = mode
@@ -157,9 +163,11 @@ class PhotoModel(QAbstractListModel):
     def refresh(self) -> None:
         """Recompute which rows show and in what order (after a re-score or a filter change)."""
         self._sync_names()
-        rows = self.results.rows_in(self.category)
+        rows = self._visible()
         names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
-        if self.sort_mode is SortMode.NAME:
+        if self.review:
+            order = rows  # already least sure first
+        elif self.sort_mode is SortMode.NAME:
             order = rows[np.lexsort((rows, names))] if len(rows) else rows
         else:
             scores = self.results.scores[rows]
@@ -172,7 +180,7 @@ class PhotoModel(QAbstractListModel):
     def rows_added(self, rows: range) -> None:
         """New result rows: insert the visible ones where the sort order puts them."""
         self._sync_names()
-        wanted = set(self.results.rows_in(self.category).tolist())
+        wanted = set(self._visible().tolist())
         new = [r for r in rows if r in wanted]
         if not new:
             return
@@ -211,6 +219,8 @@ class PhotoModel(QAbstractListModel):
         self._names.extend(p.name.lower() for p in paths[len(self._names) :])
 
     def _key(self, row: int) -> tuple:
+        if self.review:
+            return (float(self.results.margins[row]), row)
         name = self._names[row]
         if self.sort_mode is SortMode.NAME:
             return (name, row)
