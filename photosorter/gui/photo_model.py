@@ -163,18 +163,16 @@ class PhotoModel(QAbstractListModel):
     def refresh(self) -> None:
         """Recompute which rows show and in what order (after a re-score or a filter change)."""
         self._sync_names()
-        rows = self._visible()
-        names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
-        if self.review:
-            order = rows  # already least sure first
-        elif self.sort_mode is SortMode.NAME:
-            order = rows[np.lexsort((rows, names))] if len(rows) else rows
-        else:
-            scores = self.results.scores[rows]
-            order = rows[np.lexsort((rows, names, -scores))] if len(rows) else rows
+        order = rows = self._visible()  # review: already least sure first
+        if len(rows) and not self.review:
+            names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
+            if self.sort_mode is SortMode.NAME:
+                order = rows[np.lexsort((rows, names))]
+            else:
+                order = rows[np.lexsort((rows, names, -self.results.scores[rows]))]
         self.beginResetModel()
         self._order = order.tolist()
-        self._sort_keys = [self._key(r) for r in self._order]
+        self._sort_keys = self._keys(order)
         self.endResetModel()
 
     def rows_added(self, rows: range) -> None:
@@ -188,7 +186,7 @@ class PhotoModel(QAbstractListModel):
             self.refresh()
             return
         for row in new:
-            key = self._key(row)
+            (key,) = self._keys(np.asarray([row]))
             pos = bisect.bisect_left(self._sort_keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._order.insert(pos, row)
@@ -218,13 +216,15 @@ class PhotoModel(QAbstractListModel):
             self._names = []
         self._names.extend(p.name.lower() for p in paths[len(self._names) :])
 
-    def _key(self, row: int) -> tuple:
+    def _keys(self, rows: np.ndarray) -> list[tuple]:
+        """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
+        index = rows.tolist()
         if self.review:
-            return (float(self.results.margins[row]), row)
-        name = self._names[row]
+            return list(zip(self.results.margins[rows].tolist(), index, strict=True))
+        names = [self._names[r] for r in index]
         if self.sort_mode is SortMode.NAME:
-            return (name, row)
-        return (-float(self.results.scores[row]), name, row)
+            return list(zip(names, index, strict=True))
+        return list(zip((-self.results.scores[rows]).tolist(), names, index, strict=True))
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos moved on disk: show them at their new place; returns the changed rows."""

@@ -85,6 +85,7 @@ class ResultSet:
     def clear(self) -> None:
         self.paths: list[Path] = []
         self.keys: list[str | None] = []
+        self._rows_of_key: dict[str, list[int]] = {}
         self.errors: list[str | None] = []
         self._vec_row = _Column(np.int64, -1)
         self._category = _Column(np.int32, ERROR_INDEX)
@@ -116,6 +117,8 @@ class ResultSet:
             row = len(self.paths)
             self.paths.append(r.path)
             self.keys.append(r.key)
+            if r.key is not None:
+                self._rows_of_key.setdefault(r.key, []).append(row)
             i = vec_of.get(id(r))
             self.errors.append(r.error if i is None else None)
             if i is None and r.error is None:
@@ -180,11 +183,10 @@ class ResultSet:
             else:
                 self.overrides[key] = category
         vec_rows = self._vec_row.data
-        rows = np.asarray(
-            [i for i, k in enumerate(self.keys) if k in keys and vec_rows[i] >= 0], dtype=np.int64
-        )
+        found = sorted(r for k in keys for r in self._rows_of_key.get(k, ()) if vec_rows[r] >= 0)
+        rows = np.asarray(found, dtype=np.int64)
         self._place(rows)
-        return rows.tolist()
+        return found
 
     def _place(self, rows: np.ndarray) -> None:
         if not len(rows):
@@ -207,14 +209,14 @@ class ResultSet:
         if not self.overrides:
             return
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
-        for row in rows.tolist():
-            chosen = self.overrides.get(self.keys[row])  # type: ignore[arg-type]
-            if chosen is None:
-                continue
-            if chosen == UNCATEGORIZED:
-                category[row], score[row], manual[row] = UNCATEGORIZED_INDEX, 0.0, True
-            elif chosen in index_of:
-                category[row], score[row], manual[row] = index_of[chosen], 1.0, True
+        index_of[UNCATEGORIZED] = UNCATEGORIZED_INDEX
+        placing = np.zeros(len(self.paths), dtype=np.bool_)
+        placing[rows] = True
+        for key, chosen in self.overrides.items():  # a few, not one per photo
+            for row in self._rows_of_key.get(key, ()):
+                if placing[row] and chosen in index_of:
+                    category[row], manual[row] = index_of[chosen], True
+                    score[row] = 0.0 if chosen == UNCATEGORIZED else 1.0
 
     def _bounds_of(self, vec_rows: np.ndarray) -> np.ndarray:
         """The vocabulary bounds of these vector rows, computing only those not known yet
