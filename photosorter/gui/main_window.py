@@ -376,6 +376,7 @@ class MainWindow(QMainWindow):
     def _on_category_selected(self, event: CategorySelected) -> None:
         self.grid.set_show_category(event.name is None)
         self.session.model.set_category(event.name, review=event.review)
+        self.sort_combo.setEnabled(not event.review)  # review has its own order
         self._update_heading()
 
     @Slot(PhotosDropped)
