@@ -17,6 +17,7 @@ import tomli_w
 
 from photosorter.core import paths
 from photosorter.core.errors import StorageError
+from photosorter.core.model.classifier import DEFAULT_MIN_FIT
 from photosorter.core.model.engine import DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
@@ -28,6 +29,9 @@ ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 BACKENDS: tuple[str, ...] = ("auto", "pytorch")  # what Settings offers; the CLI has more
 FILE_NAME = "settings.toml"
+# "Sort only when sure": how well a photo must fit its best category to be sorted
+# (classifier.classify's min_fit); below it, it stays Uncategorized.
+SENSITIVITY_MIN_FIT: dict[str, float] = {"low": 0.6, "normal": DEFAULT_MIN_FIT, "high": 0.8}
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     backend: str = "auto"  # image encoder: "auto" (fastest that passes its check), "pytorch"...
-    threshold: float = 0.0  # 0: use the categories file's threshold
+    sensitivity: str = "normal"  # sort only when sure: "low" | "normal" | "high"
+    threshold: float = 0.0  # a minimum score (older versions' setting); 0: the file's
     action: str = "move"
     destination: Path | None = None
     sources: tuple[Source, ...] = ()
@@ -72,6 +77,11 @@ class Settings:
         return replace(settings, sources=sources)
 
     @property
+    def min_fit(self) -> float:
+        """The classifier's min_fit for the chosen sensitivity."""
+        return SENSITIVITY_MIN_FIT[self.sensitivity]
+
+    @property
     def watched(self) -> list[Path]:
         """The sources watched for new photos."""
         return [s.path for s in self.sources if s.watch]
@@ -82,6 +92,7 @@ class Settings:
             model=self.model,
             device=self.device,
             backend=self.backend,
+            sensitivity=self.sensitivity,
             threshold=self.threshold,
             action=self.action,
             watch_polling=self.watch_polling,
@@ -128,7 +139,9 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["model"] = model.strip()
     else:
         bad("model", model, "a model name")
-    for key, allowed in (("device", DEVICES), ("backend", BACKENDS), ("action", ACTIONS)):
+    choices = (("device", DEVICES), ("backend", BACKENDS), ("action", ACTIONS),
+               ("sensitivity", tuple(SENSITIVITY_MIN_FIT)))  # fmt: skip
+    for key, allowed in choices:
         choice = data.get(key, getattr(defaults, key))
         if choice in allowed:
             values[key] = choice
@@ -158,7 +171,7 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         else:
             bad(key, value, "a path")
     values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
-    known = {"model", "device", "backend", "threshold", "action", "destination",
+    known = {"model", "device", "backend", "sensitivity", "threshold", "action", "destination",
              "categories_file", "sources", "watch_polling"}  # fmt: skip
     extra = {k: v for k, v in data.items() if k not in known}
     return Settings(**values, extra=extra), warnings

@@ -1,12 +1,15 @@
 """The category list on the left: counts, filter for the grid, editor, drop target.
 
-"All photos" sits on top and "Uncategorized" at the bottom, always. Dropping photos from
-the grid on a category pins them there by hand (a manual override). Edits are emitted as
-a new CategorySet plus what was renamed or removed; the session applies them.
+"All photos" and "Needs review" sit on top and "Uncategorized" at the bottom, always.
+Dropping photos from the grid on a category pins them there by hand (a manual override),
+which also makes them examples the model learns from; a category shows how many examples
+it has. Edits are emitted as a new CategorySet plus what was renamed or removed; the
+session applies them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,15 +52,19 @@ from photosorter.gui.photo_model import PHOTO_KEYS_MIME, keys_from_mime
 AnyIndex = QModelIndex | QPersistentModelIndex
 NameRole = Qt.ItemDataRole.UserRole + 1  # category name; None for "All photos"
 CountRole = Qt.ItemDataRole.UserRole + 2
-KindRole = Qt.ItemDataRole.UserRole + 3  # "all" | "category" | "uncategorized"
+KindRole = Qt.ItemDataRole.UserRole + 3  # "all" | "review" | "category" | "uncategorized"
+ExamplesRole = Qt.ItemDataRole.UserRole + 4  # example photos of a category
 ALL_PHOTOS = "All photos"
+NEEDS_REVIEW = "Needs review"
 
 
 @dataclass(frozen=True)
 class CategorySelected:
-    """The grid should show `name` (UNCATEGORIZED included); None: every photo."""
+    """The grid should show `name` (UNCATEGORIZED included); None: every photo, or with
+    `review` the photos the model is least sure of."""
 
     name: str | None
+    review: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,8 @@ class _Delegate(QStyledItemDelegate):
         self.view = view
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        return QSize(160, QFontMetrics(option.font).height() + 14)
+        line = QFontMetrics(option.font).height()
+        return QSize(160, line + 14 + (line if index.data(ExamplesRole) else 0))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         painter.save()
@@ -111,11 +119,15 @@ class _Delegate(QStyledItemDelegate):
         kind = index.data(KindRole)
         font = QFont(option.font)
         font.setBold(kind == "all")
-        font.setItalic(kind == "uncategorized")
-        count = str(index.data(CountRole) or 0)
+        font.setItalic(kind in ("uncategorized", "review"))
+        count = index.data(CountRole)
+        count = "" if count is None else f"{count:,}"
         fm = QFontMetrics(font)
         count_w = fm.horizontalAdvance(count) + 8
         inner = rect.adjusted(10, 0, -10, 0)
+        examples = index.data(ExamplesRole) or 0
+        if examples:  # a second, smaller line: "3 examples"
+            inner.setHeight(rect.height() - fm.height() + 2)
         name_rect = QRect(inner.x(), inner.y(), inner.width() - count_w, inner.height())
         painter.setFont(font)
         painter.setPen(text_colour)
@@ -127,6 +139,13 @@ class _Delegate(QStyledItemDelegate):
             text_colour = palette.color(QPalette.ColorRole.PlaceholderText)
         painter.setPen(text_colour)
         painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, count)
+        if examples:
+            small = QFont(option.font)
+            small.setPointSizeF(small.pointSizeF() * 0.85)
+            painter.setFont(small)
+            below = QRect(inner.x(), inner.bottom() - 4, inner.width(), fm.height())
+            label = f"{examples} example{'s' if examples != 1 else ''}"
+            painter.drawText(below, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, label)
         painter.restore()
 
 
@@ -143,11 +162,10 @@ class CategoryList(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setItemDelegate(_Delegate(self))
         self.setFrameShape(QListWidget.Shape.NoFrame)
-        self.setUniformItemSizes(True)
 
     def _target(self, pos: QPoint) -> QListWidgetItem | None:
         item = self.itemAt(pos)
-        if item is None or item.data(KindRole) == "all":
+        if item is None or item.data(KindRole) in ("all", "review"):
             return None
         return item
 
@@ -194,10 +212,12 @@ class CategoryPanel(QWidget):
     category_selected = Signal(CategorySelected)
     photos_dropped = Signal(PhotosDropped)
     categories_edited = Signal(CategoriesEdited)
+    examples_requested = Signal(str)  # show the example photos of this category
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.categories = CategorySet(())
+        self.examples: dict[str, int] = {}
         self.list = CategoryList(self)
         self.list.photos_dropped.connect(self.photos_dropped)
         self.list.currentItemChanged.connect(self._on_current_changed)
@@ -222,6 +242,9 @@ class CategoryPanel(QWidget):
         self.import_action.triggered.connect(self.choose_import)
         self.export_action = QAction("Export Categories…", self)
         self.export_action.triggered.connect(self.choose_export)
+        self.examples_action = QAction("Show Examples…", self)
+        self.examples_action.setToolTip("The photos this category learns from")
+        self.examples_action.triggered.connect(self.show_examples)
 
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -242,7 +265,10 @@ class CategoryPanel(QWidget):
         more.setMenu(menu)
         buttons.addWidget(more)
 
-        hint = QLabel("Drag photos onto a category to put them there by hand.")
+        hint = QLabel(
+            "Drag photos onto a category to put them there by hand: PhotoSorter learns from "
+            "them and sorts the rest again."
+        )
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
@@ -260,65 +286,108 @@ class CategoryPanel(QWidget):
         self.categories = categories
         self._rebuild(counts, total)
 
-    def set_counts(self, counts: dict[str, int], total: int) -> None:
+    def set_counts(
+        self, counts: dict[str, int], total: int, examples: dict[str, int] | None = None
+    ) -> None:
+        """Photos per category (and in all), and example photos per category."""
+        if examples is not None:
+            self.examples = dict(examples)
         for row in range(self.list.count()):
             item = self.list.item(row)
-            kind = item.data(KindRole)
-            n = total if kind == "all" else counts.get(item.data(NameRole), 0)
-            item.setData(CountRole, n)
+            kind, name = item.data(KindRole), item.data(NameRole)
+            if kind == "review":
+                continue
+            item.setData(CountRole, total if kind == "all" else counts.get(name, 0))
+            if kind == "category":
+                self._show_examples(item, self.categories.get(name))
 
     def _rebuild(self, counts: dict[str, int], total: int) -> None:
-        current = self.selected_name()
+        current = self.list.currentItem()
+        kind, name = (current.data(KindRole), current.data(NameRole)) if current else ("", None)
         self.list.blockSignals(True)
         self.list.clear()
         self._add_item(ALL_PHOTOS, None, "all", total)
+        self._add_item(NEEDS_REVIEW, None, "review", None)
         for cat in self.categories.categories:
             self._add_item(cat.name, cat.name, "category", counts.get(cat.name, 0))
         self._add_item(UNCATEGORIZED, UNCATEGORIZED, "uncategorized", counts.get(UNCATEGORIZED, 0))
         self.list.blockSignals(False)
-        self.select(current if current in (*self.categories.names, UNCATEGORIZED) else None)
+        if kind == "review":
+            self.select_review()
+        else:
+            self.select(name if name in (*self.categories.names, UNCATEGORIZED) else None)
         self._update_actions()
 
-    def _add_item(self, text: str, name: str | None, kind: str, count: int) -> None:
+    def _add_item(self, text: str, name: str | None, kind: str, count: int | None) -> None:
         item = QListWidgetItem(text)
         item.setData(NameRole, name)
         item.setData(KindRole, kind)
         item.setData(CountRole, count)
         if kind == "category":
-            cat = self.categories.get(name or "")
-            if cat is not None:
-                item.setToolTip("Prompts: " + "; ".join(cat.prompts))
+            self._show_examples(item, self.categories.get(name or ""))
+        elif kind == "review":
+            item.setToolTip(
+                "Photos the model placed but was least sure about, the least sure first. "
+                "Drag them where they belong: PhotoSorter learns from it."
+            )
         elif kind == "uncategorized":
             item.setToolTip("Photos that match no category well enough")
         self.list.addItem(item)
+
+    def _show_examples(self, item: QListWidgetItem, cat: Category | None) -> None:
+        if cat is None:
+            return
+        n = self.examples.get(cat.name, 0)
+        if item.data(ExamplesRole) != n:
+            item.setData(ExamplesRole, n)
+        tip = "Prompts: " + "; ".join(cat.prompts) if cat.prompts else "No prompts"
+        if n:
+            tip += f"\n{n} example photo{'s' if n != 1 else ''} (Show Examples… to see them)"
+        item.setToolTip(tip)
 
     def selected_name(self) -> str | None:
         item = self.list.currentItem()
         return item.data(NameRole) if item is not None else None
 
     def select(self, name: str | None) -> None:
+        """Select category `name` (UNCATEGORIZED included); None: All photos."""
+        self._select_where(lambda item: item.data(NameRole) == name)
+
+    def select_review(self) -> None:
+        self._select_where(lambda item: item.data(KindRole) == "review")
+
+    def _select_where(self, wanted: Callable[[QListWidgetItem], bool]) -> None:
         for row in range(self.list.count()):
-            if self.list.item(row).data(NameRole) == name:
+            if wanted(self.list.item(row)):
                 self.list.setCurrentRow(row)
                 return
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
         self._update_actions()
         if current is not None:
-            self.category_selected.emit(CategorySelected(current.data(NameRole)))
+            review = current.data(KindRole) == "review"
+            self.category_selected.emit(CategorySelected(current.data(NameRole), review))
 
     def _update_actions(self) -> None:
         item = self.list.currentItem()
         editable = item is not None and item.data(KindRole) == "category"
         self.edit_action.setEnabled(editable)
         self.delete_action.setEnabled(editable)
+        self.examples_action.setEnabled(editable)
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
         menu.addAction(self.add_action)
         menu.addAction(self.edit_action)
         menu.addAction(self.delete_action)
+        menu.addSeparator()
+        menu.addAction(self.examples_action)
         menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def show_examples(self) -> None:
+        name = self.selected_name()
+        if self.categories.get(name or "") is not None:
+            self.examples_requested.emit(name)
 
     # -- editing -------------------------------------------------------------------------------
     def add_category(self) -> None:

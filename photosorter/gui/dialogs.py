@@ -19,14 +19,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from photosorter.core.categories import UNCATEGORIZED, Category
+from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
 from photosorter.core.model.engine import DEFAULT_MODEL, LOCAL_PREFIX
 from photosorter.core.settings import Settings
 
@@ -36,6 +35,25 @@ ACTION_LABELS = {"move": "Move to category folders", "copy": "Copy to category f
 
 DEVICE_LABELS = {"auto": "Automatic (fastest found)", "cpu": "CPU",
                  "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}  # fmt: skip
+
+SENSITIVITY_LABELS = {"low": "Low: sort more photos, some by a guess",
+                      "normal": "Normal",
+                      "high": "High: leave doubtful photos in Uncategorized"}  # fmt: skip
+CUSTOM = "custom"  # an earlier version's minimum confidence, kept until another is chosen
+
+
+def file_rules(categories: CategorySet | None) -> str:
+    """What the categories file itself asks for (threshold, margin), in words; "" if none."""
+    if categories is None:
+        return ""
+    rules = []
+    if categories.threshold:
+        rules.append(f"a score of at least {categories.threshold:.0%}")
+    if categories.margin:
+        rules.append(f"a lead of {categories.margin:.0%} over the runner-up")
+    if not rules:
+        return ""
+    return "Also " + " and ".join(rules) + " (from the categories file)."
 
 
 class CategoryDialog(QDialog):
@@ -124,10 +142,14 @@ class _PretrainedLister(QRunnable):
 
 
 class SettingsDialog(QDialog):
-    """Model, device, minimum confidence, default action, destination, watch polling."""
+    """Model, device, how sure to be, default action, destination, watch polling."""
 
     def __init__(
-        self, parent: QWidget | None, settings: Settings, list_models: bool = True
+        self,
+        parent: QWidget | None,
+        settings: Settings,
+        list_models: bool = True,
+        categories: CategorySet | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -159,12 +181,10 @@ class SettingsDialog(QDialog):
             "PyTorch on your own photos first and dropped if it disagrees. Untick to force "
             "plain PyTorch."
         )
-        self.threshold = QSpinBox()
-        self.threshold.setRange(0, 99)
-        self.threshold.setSuffix(" %")
-        self.threshold.setSpecialValueText("Off")
-        self.threshold.setValue(round(settings.threshold * 100))
-        self.threshold.setToolTip("Photos scoring below this go to Uncategorized")
+        self.sensitivity = self._sensitivity_choice(settings)
+        self.file_rules = QLabel(file_rules(categories))
+        self.file_rules.setWordWrap(True)
+        self.file_rules.setVisible(bool(self.file_rules.text()))
         self.action = QComboBox()
         for value, label in ACTION_LABELS.items():
             self.action.addItem(label, value)
@@ -189,7 +209,8 @@ class SettingsDialog(QDialog):
         form.addRow("", self.model_note)
         form.addRow("&Device:", self.device)
         form.addRow("Speed:", self.fast)
-        form.addRow("Minimum &confidence:", self.threshold)
+        form.addRow("Sort only when &sure:", self.sensitivity)
+        form.addRow("", self.file_rules)
         form.addRow("Default &action:", self.action)
         form.addRow("Destination folder:", dest_row)
         form.addRow("Watched folders:", self.polling)
@@ -208,6 +229,21 @@ class SettingsDialog(QDialog):
             lister.signals.listed.connect(self._add_models)
             self._lister_signals = lister.signals  # keep the QObject alive until it answers
             QThreadPool.globalInstance().start(lister)
+
+    @staticmethod
+    def _sensitivity_choice(settings: Settings) -> QComboBox:
+        box = QComboBox()
+        for value, label in SENSITIVITY_LABELS.items():
+            box.addItem(label, value)
+        box.setCurrentIndex(box.findData(settings.sensitivity))
+        if settings.threshold:  # set by an earlier version: kept until changed here
+            box.addItem(f"At least {settings.threshold:.0%} confidence (earlier setting)", CUSTOM)
+            box.setCurrentIndex(box.count() - 1)
+        box.setToolTip(
+            "How well a photo must match its best category to be sorted. Photos that fit "
+            "no category well enough stay in Uncategorized."
+        )
+        return box
 
     @Slot(list)
     def _add_models(self, names: list[str]) -> None:
@@ -233,11 +269,17 @@ class SettingsDialog(QDialog):
             model=self.model.currentText().strip() or DEFAULT_MODEL,
             device=self.device.currentData(),
             backend="auto" if self.fast.isChecked() else "pytorch",
-            threshold=self.threshold.value() / 100,
+            **self._chosen_sensitivity(),
             action=self.action.currentData(),
             destination=Path(destination) if destination else None,
             watch_polling=self.polling.isChecked(),
         )
+
+    def _chosen_sensitivity(self) -> dict[str, object]:
+        chosen = self.sensitivity.currentData()
+        if chosen == CUSTOM:
+            return {}  # unchanged
+        return {"sensitivity": chosen, "threshold": 0.0}
 
 
 class PlanDialog(QDialog):

@@ -36,8 +36,14 @@ from photosorter.core import paths
 from photosorter.core.categories import CategorySet
 from photosorter.core.library.images import is_supported
 from photosorter.gui import icons
-from photosorter.gui.category_panel import CategoryPanel, CategorySelected, PhotosDropped
+from photosorter.gui.category_panel import (
+    NEEDS_REVIEW,
+    CategoryPanel,
+    CategorySelected,
+    PhotosDropped,
+)
 from photosorter.gui.dialogs import SettingsDialog
+from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.grid_actions import GridActions
 from photosorter.gui.operations import FileActions, OperationDone
 from photosorter.gui.photo_model import (
@@ -259,6 +265,7 @@ class MainWindow(QMainWindow):
         panel = self.category_panel
         cat_menu = bar.addMenu("&Categories")
         cat_menu.addActions([panel.add_action, panel.edit_action, panel.delete_action])
+        cat_menu.addAction(panel.examples_action)
         cat_menu.addSeparator()
         cat_menu.addActions([panel.import_action, panel.export_action])
         photo_menu = bar.addMenu("&Photos")
@@ -287,6 +294,7 @@ class MainWindow(QMainWindow):
         self.category_panel.category_selected.connect(self._on_category_selected)
         self.category_panel.photos_dropped.connect(self._on_photos_dropped)
         self.category_panel.categories_edited.connect(s.edit_categories)
+        self.category_panel.examples_requested.connect(self.show_examples)
         self.sources_panel.remove_requested.connect(self._on_source_removed)
         self.sources_panel.watch_toggled.connect(self._on_watch_toggled)
         self.watching.state_changed.connect(self.watch_status.set_state)
@@ -310,7 +318,7 @@ class MainWindow(QMainWindow):
 
     @Slot(Counts)
     def _on_counts(self, counts: Counts) -> None:
-        self.category_panel.set_counts(counts.per_category, counts.total)
+        self.category_panel.set_counts(counts.per_category, counts.total, counts.examples)
         self.category_panel.list.viewport().update()
         self._update_heading()
         self._update_actions()
@@ -353,11 +361,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(prefix + done.message, 8000)
 
     def _update_heading(self) -> None:
-        category = self.session.model.category
-        self.heading.setText(category or "All photos")
-        n = self.session.model.rowCount()
-        self.subheading.setText(f"{n:,} photo{'s' if n != 1 else ''}" if n or category else "")
-        if category is None and not self.session.roots():
+        model = self.session.model
+        category = model.category
+        self.heading.setText(NEEDS_REVIEW if model.review else category or "All photos")
+        n = model.rowCount()
+        photos = f"{n:,} photo{'s' if n != 1 else ''}" if n or category else ""
+        self.subheading.setText(f"{photos}, least sure first" if model.review and n else photos)
+        if model.review:
+            self.grid.empty_text = "Nothing to review: no photo was sorted by the model."
+        elif category is None and not self.session.roots():
             self.grid.empty_text = EMPTY_TEXT
         elif category is None:
             running = self.session.running
@@ -370,7 +382,8 @@ class MainWindow(QMainWindow):
     @Slot(CategorySelected)
     def _on_category_selected(self, event: CategorySelected) -> None:
         self.grid.set_show_category(event.name is None)
-        self.session.model.set_category(event.name)
+        self.session.model.set_category(event.name, review=event.review)
+        self.sort_combo.setEnabled(not event.review)  # review has its own order
         self._update_heading()
 
     @Slot(PhotosDropped)
@@ -418,9 +431,12 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(f) for f in found])
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self, self.session.settings)
+        dialog = SettingsDialog(self, self.session.settings, categories=self.session.categories)
         if dialog.exec():
             self.session.update_settings(dialog.settings())
+
+    def show_examples(self, name: str) -> None:
+        ExamplesDialog(self, self.session, name).exec()
 
     # -- drops from the file manager -------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -1,4 +1,5 @@
-"""The grid's model: the photos of one category (or all) from the ResultSet, sorted.
+"""The grid's model: the photos of one category (or all) from the ResultSet, sorted;
+or, in the "Needs review" view, the photos the model is least sure of first.
 
 Filtering and sorting happen here with numpy over the whole set (fast for 10,000 rows,
 no per-comparison Python calls); rows that arrive while a job runs are inserted in place.
@@ -65,6 +66,7 @@ class PhotoModel(QAbstractListModel):
         self.results = results
         self.thumbnails = thumbnails
         self.category: str | None = None  # None: all photos
+        self.review = False  # the "Needs review" view: least sure first, whatever the sort
         self.sort_mode = SortMode.CONFIDENCE
         self._order: list[int] = []
         self._sort_keys: list[tuple] = []
@@ -140,10 +142,14 @@ class PhotoModel(QAbstractListModel):
         return list(dict.fromkeys(k for k in (self.results.keys[r] for r in rows) if k))
 
     # -- keeping up with the result set ---------------------------------------------------------
-    def set_category(self, category: str | None) -> None:
-        """Show one category (UNCATEGORIZED included) or, with None, every photo."""
-        self.category = category
+    def set_category(self, category: str | None, *, review: bool = False) -> None:
+        """Show one category (UNCATEGORIZED included) or, with None, every photo; `review`:
+        the photos the model placed, least sure first."""
+        self.category, self.review = (None if review else category), review
         self.refresh()
+
+    def _visible(self) -> np.ndarray:
+        return self.results.review_rows() if self.review else self.results.rows_in(self.category)
 
     def set_sort(self, mode: SortMode) -> None:
         self.sort_mode = mode
@@ -157,22 +163,22 @@ class PhotoModel(QAbstractListModel):
     def refresh(self) -> None:
         """Recompute which rows show and in what order (after a re-score or a filter change)."""
         self._sync_names()
-        rows = self.results.rows_in(self.category)
-        names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
-        if self.sort_mode is SortMode.NAME:
-            order = rows[np.lexsort((rows, names))] if len(rows) else rows
-        else:
-            scores = self.results.scores[rows]
-            order = rows[np.lexsort((rows, names, -scores))] if len(rows) else rows
+        order = rows = self._visible()  # review: already least sure first
+        if len(rows) and not self.review:
+            names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
+            if self.sort_mode is SortMode.NAME:
+                order = rows[np.lexsort((rows, names))]
+            else:
+                order = rows[np.lexsort((rows, names, -self.results.scores[rows]))]
         self.beginResetModel()
         self._order = order.tolist()
-        self._sort_keys = [self._key(r) for r in self._order]
+        self._sort_keys = self._keys(order)
         self.endResetModel()
 
     def rows_added(self, rows: range) -> None:
         """New result rows: insert the visible ones where the sort order puts them."""
         self._sync_names()
-        wanted = set(self.results.rows_in(self.category).tolist())
+        wanted = set(self._visible().tolist())
         new = [r for r in rows if r in wanted]
         if not new:
             return
@@ -180,7 +186,7 @@ class PhotoModel(QAbstractListModel):
             self.refresh()
             return
         for row in new:
-            key = self._key(row)
+            (key,) = self._keys(np.asarray([row]))
             pos = bisect.bisect_left(self._sort_keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._order.insert(pos, row)
@@ -210,11 +216,15 @@ class PhotoModel(QAbstractListModel):
             self._names = []
         self._names.extend(p.name.lower() for p in paths[len(self._names) :])
 
-    def _key(self, row: int) -> tuple:
-        name = self._names[row]
+    def _keys(self, rows: np.ndarray) -> list[tuple]:
+        """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
+        index = rows.tolist()
+        if self.review:
+            return list(zip(self.results.margins[rows].tolist(), index, strict=True))
+        names = [self._names[r] for r in index]
         if self.sort_mode is SortMode.NAME:
-            return (name, row)
-        return (-float(self.results.scores[row]), name, row)
+            return list(zip(names, index, strict=True))
+        return list(zip((-self.results.scores[rows]).tolist(), names, index, strict=True))
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos moved on disk: show them at their new place; returns the changed rows."""

@@ -2,21 +2,33 @@
 
 Qt-free. Keeping the (N, D) vectors here is what makes a category edit instant: a new
 category matrix plus one `classify` call re-places every photo without reading an image.
-Manual overrides win over the model, exactly as in `core.pipeline.assign`.
+Each photo's vocabulary bounds (the open-set evidence) are kept beside its vector, so a
+re-score only compares photos with the categories. Example photos (the categories file's
+and the user's corrections) adapt the matrix first (`with_examples`). Manual overrides win
+over the model, exactly as in `core.pipeline.assign`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.library.pipeline import IndexBatch
-from photosorter.core.model.classifier import CategoryMatrix, classify
+from photosorter.core.model.classifier import (
+    DEFAULT_MIN_FIT,
+    Assignments,
+    CategoryMatrix,
+    Examples,
+    classify,
+    review_order,
+    vocabulary_bounds,
+    with_examples,
+)
 from photosorter.core.model.engine import ScoringParams
 
 UNCATEGORIZED_INDEX = -1
@@ -26,12 +38,16 @@ GONE_INDEX = -3  # the file was deleted: the row stays (indexes are stable) but 
 
 @dataclass(frozen=True)
 class Scoring:
-    """What placing photos needs: the category matrix, the model's logit scale, options."""
+    """What placing photos needs: the zero-shot category matrix, the model's logit scale,
+    the categories file's example photos (rows owned by category index), options."""
 
     categories: CategorySet
     matrix: CategoryMatrix
     params: ScoringParams
-    threshold: float = 0.0
+    threshold: float = 0.0  # a minimum score from the settings; 0: the categories file's
+    min_fit: float = DEFAULT_MIN_FIT
+    file_examples: Examples = field(default_factory=Examples.none)
+    model_id: str = ""  # whose embeddings these are (the store's overrides are looked up by it)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -69,14 +85,22 @@ class ResultSet:
     def clear(self) -> None:
         self.paths: list[Path] = []
         self.keys: list[str | None] = []
+        self._rows_of_key: dict[str, list[int]] = {}
         self.errors: list[str | None] = []
         self._vec_row = _Column(np.int64, -1)
         self._category = _Column(np.int32, ERROR_INDEX)
         self._score = _Column(np.float32, 0.0)
         self._manual = _Column(np.bool_, False)
+        self._margin = _Column(np.float32, 0.0)
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
+        self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high
+        self._n_bounds = 0  # vector rows whose bounds are computed (for `_vocabulary`)
+        self._vocabulary: np.ndarray | None = None
         self.scoring: Scoring | None = None
+        self._matrix: CategoryMatrix | None = None  # scoring.matrix adapted to the examples
+        self.examples = Examples.none()  # the file's and the user's, as the matrix learned
+        self._corrections = Examples.none()
         self.overrides: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -94,6 +118,8 @@ class ResultSet:
             row = len(self.paths)
             self.paths.append(r.path)
             self.keys.append(r.key)
+            if r.key is not None:
+                self._rows_of_key.setdefault(r.key, []).append(row)
             i = vec_of.get(id(r))
             self.errors.append(r.error if i is None else None)
             vec_rows.append(-1 if i is None else self._n_vectors + i)
@@ -107,6 +133,7 @@ class ResultSet:
         self._category.extend(np.full(n, ERROR_INDEX, dtype=np.int32))
         self._score.extend(np.zeros(n, dtype=np.float32))
         self._manual.extend(np.zeros(n, dtype=np.bool_))
+        self._margin.extend(np.zeros(n, dtype=np.float32))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
@@ -124,10 +151,22 @@ class ResultSet:
         self._n_vectors = need
 
     # -- placing ------------------------------------------------------------------------
-    def set_scoring(self, scoring: Scoring) -> None:
-        """New categories (or threshold): re-place every photo from the vectors in memory."""
-        self.scoring = scoring
+    def set_scoring(self, scoring: Scoring, corrections: Examples | None = None) -> None:
+        """New categories, options or examples: re-place every photo from the vectors in
+        memory. `corrections`: the user's manual placements as examples (None: the same)."""
+        if corrections is None:
+            corrections = self._corrections
+        self.scoring, self._corrections = scoring, corrections
+        self.examples = scoring.file_examples + corrections
+        self._matrix = with_examples(scoring.matrix, self.examples, scoring.params)
+        if not _same(self._vocabulary, scoring.matrix.vocabulary):  # a new model
+            self._vocabulary, self._n_bounds = scoring.matrix.vocabulary, 0
         self.rescore()
+
+    def example_counts(self) -> dict[str, int]:
+        """Example photos per category name (the categories file's and the user's)."""
+        counts = np.bincount(self.examples.owner, minlength=len(self.names))
+        return {name: int(counts[k]) for k, name in enumerate(self.names)}
 
     def rescore(self) -> None:
         vec_rows = self._vec_row.view
@@ -146,37 +185,53 @@ class ResultSet:
             else:
                 self.overrides[key] = category
         vec_rows = self._vec_row.data
-        rows = np.asarray(
-            [i for i, k in enumerate(self.keys) if k in keys and vec_rows[i] >= 0], dtype=np.int64
-        )
+        found = sorted(r for k in keys for r in self._rows_of_key.get(k, ()) if vec_rows[r] >= 0)
+        rows = np.asarray(found, dtype=np.int64)
         self._place(rows)
-        return rows.tolist()
+        return found
 
     def _place(self, rows: np.ndarray) -> None:
         if not len(rows):
             return
         category, score, manual = self._category.data, self._score.data, self._manual.data
-        if self.scoring is None or not self._n_vectors:
+        if self.scoring is None or self._matrix is None or not self._n_vectors:
             category[rows], score[rows], manual[rows] = UNCATEGORIZED_INDEX, 0.0, False
         else:
             s = self.scoring
-            vectors = self._vectors[self._vec_row.data[rows]]
+            vec_rows = self._vec_row.data[rows]
             threshold = s.threshold or s.categories.threshold
-            found = classify(vectors, s.matrix, s.params, threshold, s.categories.margin)
+            found = classify(
+                self._vectors[vec_rows], self._matrix, s.params, threshold, s.categories.margin,
+                min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
+            )  # fmt: skip
             category[rows] = found.index
             score[rows] = found.score
+            self._margin.data[rows] = found.margin
             manual[rows] = False
         if not self.overrides:
             return
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
-        for row in rows.tolist():
-            chosen = self.overrides.get(self.keys[row])  # type: ignore[arg-type]
-            if chosen is None:
-                continue
-            if chosen == UNCATEGORIZED:
-                category[row], score[row], manual[row] = UNCATEGORIZED_INDEX, 0.0, True
-            elif chosen in index_of:
-                category[row], score[row], manual[row] = index_of[chosen], 1.0, True
+        index_of[UNCATEGORIZED] = UNCATEGORIZED_INDEX
+        placing = np.zeros(len(self.paths), dtype=np.bool_)
+        placing[rows] = True
+        for key, chosen in self.overrides.items():  # a few, not one per photo
+            for row in self._rows_of_key.get(key, ()):
+                if placing[row] and chosen in index_of:
+                    category[row], manual[row] = index_of[chosen], True
+                    score[row] = 0.0 if chosen == UNCATEGORIZED else 1.0
+
+    def _bounds_of(self, vec_rows: np.ndarray) -> np.ndarray:
+        """The vocabulary bounds of these vector rows, computing only those not known yet
+        (new photos, or every photo after a new model)."""
+        if self._n_bounds < self._n_vectors and self._matrix is not None:
+            if len(self._bounds) < len(self._vectors):
+                grown = np.zeros((len(self._vectors), 2), dtype=np.float32)
+                grown[: self._n_bounds] = self._bounds[: self._n_bounds]
+                self._bounds = grown
+            new = slice(self._n_bounds, self._n_vectors)
+            self._bounds[new] = vocabulary_bounds(self._vectors[new], self._matrix)
+            self._n_bounds = self._n_vectors
+        return self._bounds[vec_rows]
 
     # -- reading ------------------------------------------------------------------------
     @property
@@ -195,6 +250,19 @@ class ResultSet:
     @property
     def manual(self) -> np.ndarray:
         return self._manual.view
+
+    @property
+    def margins(self) -> np.ndarray:
+        """Per row: the score minus the runner-up's (small: the model was unsure)."""
+        return self._margin.view
+
+    def review_rows(self) -> np.ndarray:
+        """Photos the model placed, least sure first (smallest margin to the runner-up);
+        photos placed by hand are not listed."""
+        cats = self._category.view
+        automatic = np.where((cats >= 0) & ~self._manual.view, cats, UNCATEGORIZED_INDEX)
+        found = Assignments(automatic, self._score.view, self._margin.view, self._score.view)
+        return review_order(found)
 
     def category_of(self, row: int) -> str | None:
         """The category name of a row; None for Uncategorized and for errors."""
@@ -266,6 +334,39 @@ class ResultSet:
         return changed
 
 
+def _same(a: np.ndarray | None, b: np.ndarray) -> bool:
+    return a is b or (a is not None and a.shape == b.shape and np.array_equal(a, b))
+
+
+def derive_scoring(scoring: Scoring, categories: CategorySet) -> Scoring | None:
+    """`scoring` for `categories` when neither a prompt nor an example file is new (a rename,
+    delete or reorder: no model needed), else None."""
+    matrix = derive_matrix(scoring, categories)
+    examples = _derive_examples(scoring, categories)
+    if matrix is None or examples is None:
+        return None
+    return replace(scoring, categories=categories, matrix=matrix, file_examples=examples)
+
+
+def _derive_examples(scoring: Scoring, categories: CategorySet) -> Examples | None:
+    """The categories file's example rows, each following its category to its new index."""
+    found = scoring.file_examples
+    rows_of = {
+        cat.examples: found.vectors[found.owner == k]
+        for k, cat in enumerate(scoring.categories.categories)
+        if cat.examples
+    }
+    derived = Examples.none()
+    for k, cat in enumerate(categories.categories):
+        if not cat.examples:
+            continue
+        rows = rows_of.get(cat.examples)
+        if rows is None:
+            return None
+        derived = derived + Examples(rows, np.full(len(rows), k, dtype=np.int64))
+    return derived
+
+
 def derive_matrix(scoring: Scoring, categories: CategorySet) -> CategoryMatrix | None:
     """The matrix for `categories` from `scoring`'s rows when no prompt is new, else None.
 
@@ -288,8 +389,9 @@ def derive_matrix(scoring: Scoring, categories: CategorySet) -> CategoryMatrix |
     if not prompts:
         dim = scoring.matrix.prompts.shape[-1] if scoring.matrix.prompts.ndim == 2 else 0
         empty = np.zeros((0, dim), dtype=np.float32)
-        return CategoryMatrix(empty, np.zeros(0, dtype=np.int64), ())
-    return CategoryMatrix(
+        return replace(scoring.matrix, prompts=empty, owner=np.zeros(0, dtype=np.int64), names=())
+    return replace(
+        scoring.matrix,
         prompts=np.concatenate(prompts).astype(np.float32),
         owner=np.concatenate(owner),
         names=tuple(categories.names),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -26,10 +26,11 @@ from photosorter.core.categories import (
 from photosorter.core.errors import PhotoSorterError, StorageError
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import CancelToken
+from photosorter.core.model.examples import override_examples
 from photosorter.core.settings import Settings, save_settings
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import PhotoModel
-from photosorter.gui.results import ResultSet, Scoring, derive_matrix
+from photosorter.gui.results import ResultSet, Scoring, derive_scoring
 from photosorter.gui.thumbnails import DISK_SIDE, ThumbnailLoader
 from photosorter.gui.workers import (
     BatchReady,
@@ -80,6 +81,21 @@ class Counts:
     per_category: dict[str, int]
     total: int
     errors: int
+    examples: dict[str, int] = field(default_factory=dict)  # example photos per category
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example photo of a category: placed there by the user (`key` set; `path` None
+    when the photo is in no open folder) or listed in the categories file (`key` None: a
+    photo or a folder of them)."""
+
+    path: Path | None
+    key: str | None = None
+
+    @property
+    def from_file(self) -> bool:
+        return self.key is None
 
 
 def thumbnail_side(logical: int = 160) -> int:
@@ -284,11 +300,18 @@ class Session(QObject):
     def _on_scoring(self, event: ScoringReady) -> None:
         if event.scoring_generation != self._scoring_generation:
             return
-        scoring = Scoring(event.categories, event.matrix, event.params, self.settings.threshold)
+        s = self.settings
+        scoring = Scoring(
+            event.categories, event.matrix, event.params, s.threshold, s.min_fit,
+            event.file_examples, event.model_id,
+        )  # fmt: skip
         self._apply_scoring(scoring)
 
     def _apply_scoring(self, scoring: Scoring) -> None:
-        self.results.set_scoring(scoring)
+        """Learn from the examples (the file's and every manual placement in the store),
+        then re-place every photo from the vectors in memory: no image is read."""
+        corrections = override_examples(self.store, scoring.model_id, scoring.names)
+        self.results.set_scoring(scoring, corrections)
         self.model.refresh()
         self._emit_counts()
         self.scoring_applied.emit()
@@ -341,8 +364,11 @@ class Session(QObject):
             self.bug.emit(event)
 
     def _emit_counts(self) -> None:
-        counts = self.results.counts()
-        self.counts_changed.emit(Counts(counts, sum(counts.values()), self.results.error_count))
+        res = self.results
+        counts = res.counts()
+        self.counts_changed.emit(
+            Counts(counts, sum(counts.values()), res.error_count, res.example_counts())
+        )
 
     # -- categories and manual placement ---------------------------------------------------
     def edit_categories(self, edit: CategoriesEdited) -> None:
@@ -364,9 +390,9 @@ class Session(QObject):
         self.categories_changed.emit(categories)
         self._scoring_generation += 1
         scoring = self.results.scoring
-        matrix = derive_matrix(scoring, categories) if scoring else None
-        if scoring is not None and matrix is not None:  # no new prompt: instant
-            self._apply_scoring(replace(scoring, categories=categories, matrix=matrix))
+        derived = derive_scoring(scoring, categories) if scoring else None
+        if derived is not None:  # no new prompt or example file: instant
+            self._apply_scoring(derived)
             return
         if scoring is None and not self._running:
             self._emit_counts()
@@ -412,20 +438,35 @@ class Session(QObject):
         if category != UNCATEGORIZED and category not in self.categories.names:
             return
         self.store.set_override(keys, category)
-        self.results.pin(keys, category)
-        self.model.refresh()
-        self._emit_counts()
+        self._placed_by_hand(keys, category)
 
     def unpin(self, keys: list[str]) -> None:
-        """Let the model place these photos again."""
+        """Let the model place these photos again (they are no longer examples)."""
         self.store.set_override(keys, None)
-        self.results.pin(keys, None)
-        self.model.refresh()
-        self._emit_counts()
+        self._placed_by_hand(keys, None)
+
+    def _placed_by_hand(self, keys: list[str], category: str | None) -> None:
+        """A manual placement changed the examples: learn again and re-place every photo."""
+        self.results.pin(keys, category)
+        if self.results.scoring is not None:
+            self._apply_scoring(self.results.scoring)
+        else:
+            self.model.refresh()
+            self._emit_counts()
+
+    def examples_of(self, name: str) -> list[Example]:
+        """The example photos of category `name`: the user's placements, then the file's."""
+        scoring, res = self.results.scoring, self.results
+        model_id = scoring.model_id if scoring else ""
+        keys = [h for h, c, _v in self.store.override_embeddings(model_id) if c == name]
+        row_of = {k: r for r, k in enumerate(res.keys) if k is not None}
+        found = [Example(res.paths[row_of[k]] if k in row_of else None, k) for k in keys]
+        category = self.categories.get(name)
+        return found + [Example(p) for p in (category.examples if category else ())]
 
     # -- settings ----------------------------------------------------------------------------
     def update_settings(self, settings: Settings, restart: bool = True) -> None:
-        """Save new settings; a new model or device re-sorts, a new threshold re-scores."""
+        """Save new settings; a new model or device re-sorts, a new sensitivity re-scores."""
         old = self.settings
         self.settings = settings
         try:
@@ -439,8 +480,12 @@ class Session(QObject):
         if engine != (old.model, old.device, old.backend):
             self.model_spec, self.device, self.backend = engine
             self.start_run()
-        elif settings.threshold != old.threshold and self.results.scoring is not None:
-            self._apply_scoring(replace(self.results.scoring, threshold=settings.threshold))
+        elif (settings.threshold, settings.sensitivity) != (old.threshold, old.sensitivity):
+            scoring = self.results.scoring
+            if scoring is not None:
+                self._apply_scoring(
+                    replace(scoring, threshold=settings.threshold, min_fit=settings.min_fit)
+                )
 
     def moved(self, mapping: dict[Path, Path]) -> None:
         """Files PhotoSorter moved: keep showing them, at their new place."""

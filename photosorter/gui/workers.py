@@ -32,8 +32,9 @@ from photosorter.core.library.pipeline import (
     scoring_params,
 )
 from photosorter.core.library.scanner import check_roots, scan
-from photosorter.core.model.classifier import CategoryMatrix, build_matrix
+from photosorter.core.model.classifier import CategoryMatrix, Examples, build_matrix
 from photosorter.core.model.engine import Engine, ModelSpec, ScoringParams
+from photosorter.core.model.examples import file_examples
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,14 @@ class MatrixRequest:
 
 @dataclass(frozen=True)
 class ScoringReady:
+    """The zero-shot matrix, the categories file's example photos, and the model's id."""
+
     scoring_generation: int
     categories: CategorySet
     matrix: CategoryMatrix
     params: ScoringParams
+    file_examples: Examples = field(default_factory=Examples.none)
+    model_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,15 +207,26 @@ class InferenceWorker(QObject):
         gen = request.scoring_generation
         try:
             engine = self._engine_for(request.model, request.device, request.backend, gen)
-            matrix = build_matrix(engine, self._store, request.categories)
-            params = scoring_params(engine, self._store)
+            ready = self._scoring(engine, gen, request.categories)
         except Exception as exc:
             self.scoring_failed.emit(_failure(gen, exc))
             return
         finally:
             if standalone:
                 self.status_changed.emit(JobStatus(gen, ""))
-        self.scoring_ready.emit(ScoringReady(gen, request.categories, matrix, params))
+        self.scoring_ready.emit(ready)
+
+    def _scoring(self, engine: Engine, gen: int, categories: CategorySet) -> ScoringReady:
+        """The matrix for `categories` and their example photos. A bad example (the user can
+        fix it in the categories file) is reported; the categories still work without."""
+        matrix = build_matrix(engine, self._store, categories)
+        params = scoring_params(engine, self._store)
+        try:
+            examples = file_examples(categories, engine, self._store)
+        except PhotoSorterError as exc:
+            self.scoring_failed.emit(_failure(gen, exc))
+            examples = Examples.none()
+        return ScoringReady(gen, categories, matrix, params, examples, engine.model_id)
 
     @Slot(IndexRequest)
     def _run_index(self, request: IndexRequest) -> None:
@@ -238,14 +254,11 @@ class InferenceWorker(QObject):
         engine = self._engine_for(request.model, request.device, request.backend, gen)
         self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
         try:
-            matrix = build_matrix(engine, self._store, request.categories)
-            params = scoring_params(engine, self._store)
+            scoring = self._scoring(engine, request.scoring_generation, request.categories)
         except ModelError:  # no model (offline, say): still show the photos found, unsorted
             self._emit_unsorted(gen, [*problems, *(PhotoResult(p) for p in paths)], total)
             raise
-        self.scoring_ready.emit(
-            ScoringReady(request.scoring_generation, request.categories, matrix, params)
-        )
+        self.scoring_ready.emit(scoring)
         if problems:
             self._emit_unsorted(gen, problems, total)
         self.status_changed.emit(JobStatus(gen, "Sorting photos…"))

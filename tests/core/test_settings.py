@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from photosorter.core.model.classifier import DEFAULT_MIN_FIT
 from photosorter.core.model.engine import DEFAULT_MODEL
 from photosorter.core.settings import Settings, Source, load_settings, save_settings, settings_path
 
@@ -19,7 +20,7 @@ def test_round_trip(tmp_path):
     sources = (Source(tmp_path / "a"), Source(tmp_path / "b", watch=True))
     settings = Settings(
         model="local-dir:/models/x", device="cpu", backend="pytorch", threshold=0.25,
-        action="copy",
+        action="copy", sensitivity="high",
         destination=tmp_path / "out", sources=sources, categories_file=tmp_path / "c.toml",
         watch_polling=True,
     )  # fmt: skip
@@ -47,6 +48,22 @@ def test_invalid_values_fall_back_with_warnings():
     assert len(warnings) == 6
     save_settings(settings)
     assert 'future_key = "kept"' in settings_path().read_text(encoding="utf-8")
+
+
+def test_sensitivity_maps_to_min_fit_and_old_files_still_load():
+    """A settings file from before "Sort only when sure" (a bare threshold) loads as it was;
+    a bad sensitivity falls back to Normal with a warning."""
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('model = "m"\nthreshold = 0.3\n', encoding="utf-8")
+    old, warnings = load_settings()
+    assert (old.threshold, old.sensitivity, warnings) == (0.3, "normal", [])
+    assert old.min_fit == DEFAULT_MIN_FIT
+    assert (
+        Settings(sensitivity="low").min_fit < DEFAULT_MIN_FIT < Settings(sensitivity="high").min_fit
+    )
+    settings_path().write_text('sensitivity = "extreme"\n', encoding="utf-8")
+    bad, warnings = load_settings()
+    assert bad.sensitivity == "normal" and len(warnings) == 1 and "sensitivity" in warnings[0]
 
 
 def test_broken_toml_gives_defaults_and_a_warning():

@@ -8,23 +8,31 @@ import pytest
 
 from photosorter.core.categories import UNCATEGORIZED, Category, load_categories
 from photosorter.gui import workers
-from photosorter.gui.category_panel import CategoriesEdited, CountRole, KindRole, NameRole
+from photosorter.gui.category_panel import (
+    ALL_PHOTOS,
+    NEEDS_REVIEW,
+    CategoriesEdited,
+    CountRole,
+    KindRole,
+)
 from tests.gui.conftest import start_and_wait
 
 
-def names_in_panel(window) -> list[str | None]:
+def names_in_panel(window) -> list[str]:
     view = window.category_panel.list
-    return [view.item(i).data(NameRole) for i in range(view.count())]
+    return [view.item(i).text() for i in range(view.count())]
 
 
 def test_panel_lists_all_categories_and_uncategorized(qtbot, make_window, photo_dir):
     window = make_window(photo_dir)
-    assert names_in_panel(window) == [None, "Red", "Green", "Blue", "Yellow", UNCATEGORIZED]
+    fixed = [ALL_PHOTOS, NEEDS_REVIEW]
+    assert names_in_panel(window) == [*fixed, "Red", "Green", "Blue", "Yellow", UNCATEGORIZED]
     start_and_wait(qtbot, window)
     view = window.category_panel.list
     assert view.item(0).data(KindRole) == "all"
     assert view.item(0).data(CountRole) == 16
-    assert sum(view.item(i).data(CountRole) for i in range(1, view.count())) == 16
+    assert view.item(1).data(KindRole) == "review"
+    assert sum(view.item(i).data(CountRole) for i in range(2, view.count())) == 16
 
 
 def test_edits_rescore_from_memory_without_reading_images(
@@ -68,7 +76,7 @@ def test_import_and_export(qtbot, make_window, tmp_path):
     other.write_text('[[category]]\nname = "Cats"\nprompts = ["cat"]\n', encoding="utf-8")
     panel.import_file(other)
     assert window.session.categories.names == ["Cats"]
-    assert names_in_panel(window) == [None, "Cats", UNCATEGORIZED]
+    assert names_in_panel(window) == [ALL_PHOTOS, NEEDS_REVIEW, "Cats", UNCATEGORIZED]
 
 
 def test_category_dialog_validates(qtbot):

@@ -17,14 +17,14 @@ def test_settings_dialog_round_trip(qtbot, tmp_path):
     assert dialog.destination.text() == str(tmp_path)
     dialog.model.setEditText("local-dir:/models/tiny")
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
-    dialog.threshold.setValue(30)
+    dialog.sensitivity.setCurrentIndex(dialog.sensitivity.findData("high"))
     dialog.action.setCurrentIndex(dialog.action.findData("tag"))
     dialog.destination.setText("")
     assert dialog.fast.isChecked()  # the accelerated encoder is the default
     dialog.fast.setChecked(False)  # force plain PyTorch
     new = dialog.settings()
-    assert (new.model, new.device, new.threshold, new.action, new.destination) == (
-        "local-dir:/models/tiny", "cpu", 0.3, "tag", None,
+    assert (new.model, new.device, new.sensitivity, new.action, new.destination) == (
+        "local-dir:/models/tiny", "cpu", "high", "tag", None,
     )  # fmt: skip
     assert new.backend == "pytorch"
 

@@ -60,7 +60,8 @@ def test_drag_reassign_is_stored_shown_and_kept(qtbot, make_window, photo_dir, c
     green = rows_of(window, "Green")
     pinned = [i for i in green if i.data(PathRole) in paths]
     assert len(pinned) == 2 and all(i.data(ManualRole) for i in pinned)
-    assert session.results.counts()["Green"] == before + 2 - (source == "Green") * 2
+    # (at least: they are examples now, and photos like them may follow them)
+    assert session.results.counts()["Green"] >= before + 2 - (source == "Green") * 2
 
     # A category edit re-scores from the vectors in memory; the pins stay.
     cats = session.categories

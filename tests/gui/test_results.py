@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 
 from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
 from photosorter.core.library.pipeline import IndexBatch, PhotoResult, Progress
-from photosorter.core.model.classifier import CategoryMatrix
+from photosorter.core.model.classifier import CategoryMatrix, Examples
 from photosorter.core.model.engine import ScoringParams
 from photosorter.gui.photo_model import PhotoModel, ScoreRole, SortMode
-from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix
+from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix, derive_scoring
 
 CATS = CategorySet((Category("A", ("a",)), Category("B", ("b", "bee"))))
 
@@ -118,3 +119,77 @@ def test_photo_model_filters_and_sorts(qtmodeltester, mode):
     else:
         assert scores == sorted(scores, reverse=True) and names != sorted(names)
     qtmodeltester.check(model, force_py=True)
+
+
+def vocabulary_scoring(vocabulary: np.ndarray, **changes) -> Scoring:
+    base = scoring()
+    return replace(base, matrix=replace(base.matrix, vocabulary=vocabulary), **changes)
+
+
+def test_vocabulary_bounds_are_computed_once_per_photo_and_model(monkeypatch):
+    """A re-score (new examples, categories, options) reuses each photo's bounds; only new
+    photos, or a new model's vocabulary, compute them."""
+    from photosorter.gui import results as results_module
+
+    computed: list[int] = []
+    real = results_module.vocabulary_bounds
+    monkeypatch.setattr(
+        results_module,
+        "vocabulary_bounds",
+        lambda emb, matrix: computed.append(len(emb)) or real(emb, matrix),
+    )
+    vocab = np.eye(4, dtype=np.float32)[[3]]
+    results = ResultSet()
+    results.set_scoring(vocabulary_scoring(vocab))
+    results.add_batch(batch(6))
+    results.add_batch(batch(4, start=6))
+    assert computed == [6, 4]
+    a_photo = Examples(np.eye(4, dtype=np.float32)[[1]], np.array([0]))
+    results.set_scoring(vocabulary_scoring(vocab.copy(), min_fit=0.5), a_photo)
+    results.pin(["k0"], "B")
+    results.set_scoring(results.scoring)
+    assert computed == [6, 4]
+    assert results.example_counts() == {"A": 1, "B": 0}
+    results.set_scoring(vocabulary_scoring(np.eye(4, dtype=np.float32)[[2]]))  # a new model
+    assert computed == [6, 4, 10]
+
+
+def test_examples_relearn_and_follow_renamed_categories():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    results.add_batch(batch(3))  # e0 (A), e1 (B), e2 (B)
+    assert [results.category_of(r) for r in range(3)] == ["A", "B", "B"]
+    # Photos like e2 are A, says an example: the e2 photo follows, the others stay.
+    e2 = Examples(np.eye(4, dtype=np.float32)[[2]], np.array([0]))
+    results.set_scoring(results.scoring, e2)
+    assert [results.category_of(r) for r in range(3)] == ["A", "B", "A"]
+    results.set_scoring(results.scoring, Examples.none())
+    assert [results.category_of(r) for r in range(3)] == ["A", "B", "B"]
+
+    # A file example follows its category through a rename and reorder (no model needed).
+    cats = CategorySet(
+        (Category("A", ("a",), examples=(Path("/ex/a"),)), Category("B", ("b", "bee")))
+    )
+    base = replace(scoring(), categories=cats, file_examples=e2)
+    base = replace(base, matrix=replace(base.matrix, vocabulary=np.eye(4, dtype=np.float32)[:1]))
+    renamed = CategorySet((cats.categories[1], replace(cats.categories[0], name="Aye")))
+    derived = derive_scoring(base, renamed)
+    assert derived is not None and derived.names == ("B", "Aye")
+    assert derived.file_examples.owner.tolist() == [1]
+    np.testing.assert_array_equal(derived.matrix.vocabulary, base.matrix.vocabulary)
+    new_example = CategorySet((replace(cats.categories[0], examples=(Path("/ex/new"),)),))
+    assert derive_scoring(base, new_example) is None  # its photos must be indexed first
+
+
+def test_review_rows_least_sure_first_without_manual_or_uncategorized():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    results.add_batch(batch(12, spread=True, errors=1))
+    results.pin(["k3"], "A")
+    rows = results.review_rows()
+    assert 0 not in rows and 4 not in rows  # the error row; the pinned photo (k3)
+    assert len(rows) == 11 and np.all(results.category_index[rows] >= 0)
+    assert np.all(np.diff(results.margins[rows]) > 0)
+    model = PhotoModel(results)
+    model.set_category(None, review=True)
+    assert [model.result_row(model.index(r)) for r in range(model.rowCount())] == rows.tolist()

@@ -1,7 +1,9 @@
 """Watched folders: new photos are classified, then moved, copied or tagged as they arrive.
 
 `AutoSorter` is what `photosorter watch` runs: it pulls settled batches from a
-FolderWatcher, classifies them with the cached pipeline and applies the chosen action
+FolderWatcher, classifies them with the cached pipeline (learning from the categories
+file's example photos and from the user's manual placements, read again for each batch,
+so a correction made in the app meanwhile counts) and applies the chosen action
 through fileops, so every safety rule of a manual sort holds. The app's watch toggle runs
 the same steps on its own workers and shares the rules: `new_since_last_run` (catch-up)
 and `own_writes` (what to ignore).
@@ -24,8 +26,14 @@ from photosorter.core.library.pipeline import (
     classify_photos,
     scoring_params,
 )
-from photosorter.core.model.classifier import CategoryMatrix, build_matrix
+from photosorter.core.model.classifier import (
+    CategoryMatrix,
+    Examples,
+    build_matrix,
+    with_examples,
+)
 from photosorter.core.model.engine import Engine, ScoringParams
+from photosorter.core.model.examples import file_examples, override_examples
 from photosorter.core.watch.watcher import FolderWatcher
 
 
@@ -96,14 +104,24 @@ class AutoSorter:
             ignore=(lambda p: p.is_relative_to(dest)) if dest else None,
         )
         self._moved_away: set[Path] = set()
-        self._matrix: CategoryMatrix | None = None
-        self._params: ScoringParams | None = None
+        self._zero_shot: tuple[CategoryMatrix, ScoringParams, Examples] | None = None
+        self._learned: tuple[list[tuple[str, str]], CategoryMatrix] | None = None
 
     def _scoring(self) -> tuple[CategoryMatrix, ScoringParams]:
-        if self._matrix is None or self._params is None:
-            self._matrix = build_matrix(self.engine, self.store, self.categories)
-            self._params = scoring_params(self.engine, self.store)
-        return self._matrix, self._params
+        """The matrix learned from the examples; learned again only when the user's
+        manual placements changed since the last batch."""
+        if self._zero_shot is None:
+            self._zero_shot = (
+                build_matrix(self.engine, self.store, self.categories),
+                scoring_params(self.engine, self.store),
+                file_examples(self.categories, self.engine, self.store),
+            )
+        matrix, params, from_file = self._zero_shot
+        placed = sorted(self.store.overrides().items())
+        if self._learned is None or self._learned[0] != placed:
+            corrections = override_examples(self.store, self.engine.model_id, self.categories.names)
+            self._learned = (placed, with_examples(matrix, from_file + corrections, params))
+        return self._learned[1], params
 
     def process(self, paths: Sequence[Path], cancel: CancelToken | None = None) -> AutoSortEvent:
         """Classify `paths` and apply the action to those with a category."""

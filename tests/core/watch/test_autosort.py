@@ -213,3 +213,27 @@ def test_a_file_still_being_written_is_retried_not_reported(engine, tmp_path, mo
         ("slow.jpg", "blue", None)
     ]
     assert Path(f"{slow}.xmp").is_file() and not (inbox / "broken.jpg.xmp").exists()
+
+
+def test_the_users_corrections_teach_the_watcher_between_batches(engine, tmp_path: Path) -> None:
+    """A made-up category learns from photos the user placed by hand (in the app, while
+    the watcher runs): the next batch already follows them; the first did not."""
+    from photosorter.core.library.pipeline import index_photos
+
+    cats = CategorySet((*COLOUR_CATS.categories[:3], Category("Zorblax", ("zorblax",))))
+    assert [c.name for c in cats.categories[:3]] == ["red", "green", "blue"]
+    inbox = tmp_path / "inbox"
+    examples = [tmp_path / "ex" / f"sunny{i}.jpg" for i in range(3)]
+    for i, path in enumerate(examples):
+        write_photo(path, "yellow", 300 + i)
+    first, second = inbox / "a.jpg", inbox / "b.jpg"
+    write_photo(first, "yellow", 400)
+    write_photo(second, "yellow", 401)
+    with Store() as store:
+        sorter = AutoSorter([inbox], engine, store, cats, None)
+        (before,) = sorter.process([first]).classified
+        assert before.category is None  # "zorblax" says nothing about yellow circles
+        keys = [r.key for batch in index_photos(examples, engine, store) for r in batch.ok]
+        store.set_override(keys, "Zorblax")  # the user drags them there in the app
+        (after,) = sorter.process([second]).classified
+        assert after.category == "Zorblax" and not after.manual
