@@ -11,43 +11,20 @@ a warm-up and is the median of several repetitions.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from photosorter.bench.config import FULL, QUICK, Config, busy_seconds, cores, machine, timed
+from photosorter.bench.inputs import make_model, make_photos
 from photosorter.bench.probes import gui_start, peak_rss, stall_probe
 
-FULL = {"photos": 64, "width": 4000, "height": 3000, "arch": "ViT-B-32", "reps": 5}
-QUICK = {"photos": 12, "width": 640, "height": 480, "arch": "tiny", "reps": 2}
-TINY_CFG: dict = {  # --quick: a small ViT so a CI smoke run takes seconds
-    "embed_dim": 64,
-    "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 128, "layers": 2, "head_width": 32},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
-}
-
-
-@dataclass
-class Config:
-    photos: int
-    width: int
-    height: int
-    arch: str
-    reps: int
-    batch_size: int
-    workdir: Path
-    rescore_n: tuple[int, ...]
-    quick: bool
+__all__ = ["Config", "cores", "main", "make_model", "make_photos", "run", "timed"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,144 +90,6 @@ def _stderr(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
-# -- inputs ----------------------------------------------------------------------------
-def make_photos(folder: Path, n: int, width: int, height: int, seed: int = 0) -> list[Path]:
-    """Camera-like JPEGs: smooth light, objects, texture and grain; some rotated by EXIF."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    folder.mkdir(parents=True, exist_ok=True)
-    want = [folder / f"IMG_{i:04d}.jpg" for i in range(n)]
-    stamp = folder / f".made-{width}x{height}"
-    if stamp.exists() and all(p.exists() for p in want):
-        return want
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        list(pool.map(lambda i: _make_photo(want[i], width, height, seed + i), range(n)))
-    stamp.touch()
-    return want
-
-
-def _make_photo(path: Path, width: int, height: int, seed: int) -> None:
-    from PIL import Image, ImageDraw, ImageFilter
-
-    rng = np.random.default_rng(seed)
-    light = rng.integers(20, 235, (4, 5, 3), dtype=np.uint8)  # sky/ground gradients
-    img = Image.fromarray(light, "RGB").resize((width, height), Image.Resampling.BICUBIC)
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):  # objects
-        x, y = rng.integers(0, width), rng.integers(0, height)
-        w, h = rng.integers(width // 30, width // 4), rng.integers(height // 30, height // 4)
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        box = (int(x - w), int(y - h), int(x + w), int(y + h))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
-    img = img.filter(ImageFilter.GaussianBlur(2))
-    small = (max(1, width // 4), max(1, height // 4))
-    texture = rng.normal(0, 18, (small[1], small[0], 1)).astype(np.float32)
-    texture = np.asarray(
-        Image.fromarray(np.clip(texture[..., 0] + 128, 0, 255).astype(np.uint8)).resize(
-            (width, height), Image.Resampling.BILINEAR
-        ),
-        dtype=np.int16,
-    )
-    grain = rng.integers(-6, 7, (height, width, 1), dtype=np.int16)
-    pixels = np.asarray(img, dtype=np.int16) + (texture[..., None] - 128) + grain
-    out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
-    exif = Image.Exif()
-    exif[0x010F] = "PhotoSorter bench"  # Make
-    exif[0x0112] = 6 if seed % 4 == 3 else 1  # Orientation: every fourth is a portrait shot
-    out.save(path, "JPEG", quality=90, exif=exif.tobytes())
-
-
-def make_model(folder: Path, arch: str, seed: int = 0) -> str:
-    """A randomly initialised open_clip model saved as a local-dir folder; returns its spec."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    config_path = folder / "open_clip_config.json"
-    if not config_path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        model_cfg = TINY_CFG if arch == "tiny" else open_clip.get_model_config(arch)
-        torch.manual_seed(seed)
-        model = open_clip.CLIP(**model_cfg)
-        size = model_cfg["vision_cfg"]["image_size"]
-        preprocess = {
-            "size": size,
-            "mode": "RGB",
-            "mean": list(open_clip.OPENAI_DATASET_MEAN),
-            "std": list(open_clip.OPENAI_DATASET_STD),
-            "interpolation": "bicubic",
-            "resize_mode": "shortest",
-        }
-        state = {k: v.contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(folder / "open_clip_model.safetensors"))
-        config = {"model_cfg": model_cfg, "preprocess_cfg": preprocess}
-        config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
-    return f"local-dir:{folder}"
-
-
-# -- measuring -------------------------------------------------------------------------
-def timed(fn: Callable[[], Any], reps: int, warmup: int = 1) -> tuple[float, float]:
-    """Median (wall seconds, process CPU seconds) of `fn` over `reps` runs after warm-up."""
-    for _ in range(warmup):
-        fn()
-    walls, cpus = [], []
-    for _ in range(reps):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus)
-
-
-def machine() -> dict:
-    """What this ran on."""
-    from photosorter.core.model.accel_backends import cpu_flags
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    flags = [f for f in wanted if f in cpu_flags()]
-    versions = {}
-    for mod in ("torch", "open_clip", "openvino", "nncf", "PIL", "numpy"):
-        with contextlib.suppress(ImportError):
-            versions[mod] = __import__(mod).__version__
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return {
-        "cpu": name,
-        "cores": cores(),
-        "flags": flags,
-        "memory_gb": round(mem / 2**30, 1),
-        "python": platform.python_version(),
-        "versions": versions,
-    }
-
-
-def _busy_seconds() -> float | None:
-    """CPU seconds used machine-wide by processes other than this one and its children."""
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK")
-    busy = (sum(fields[:3]) + sum(fields[5:8])) / hz  # user nice system, irq softirq steal
-    mine = os.times()
-    return busy - (mine.user + mine.system + mine.children_user + mine.children_system)
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     """Run every measurement; returns the report (a JSON-able dict)."""
     from photosorter.bench.figures import (
@@ -271,12 +110,12 @@ def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
 
     def step(key: str, what: str, fn: Callable[[], Any]) -> Any:
         say(what)
-        start, busy = time.perf_counter(), _busy_seconds()
+        start, busy = time.perf_counter(), busy_seconds()
         report[key] = fn()
         wall = time.perf_counter() - start
         spent[key] = round(wall, 1)
         if busy is not None and wall > 0.5:
-            others[key] = round(max(0.0, (_busy_seconds() or 0.0) - busy) / wall, 2)
+            others[key] = round(max(0.0, (busy_seconds() or 0.0) - busy) / wall, 2)
         return report[key]
 
     photos = step(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from photosorter.bench import Config
+    from photosorter.bench.config import Config
 
 CATEGORIES = 20
 LIBRARY = 20_000  # the library size the pipeline figure stands for
@@ -72,7 +72,7 @@ def decode_figures(photos: list[Path], spec: str, cfg: Config) -> dict:
 
 
 def _timed_cpu(fn: Callable[[], Any], reps: int) -> tuple[float, float]:
-    from photosorter.bench import timed
+    from photosorter.bench.config import timed
 
     return timed(fn, reps)
 
@@ -229,7 +229,7 @@ def auto_choice(encoder: Any, decided: list) -> dict:
 
 
 def _cores() -> int:
-    from photosorter.bench import cores
+    from photosorter.bench.config import cores
 
     return cores()
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.cli import (
+from photosorter.cli.options import open_store
+from photosorter.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
-    _emit_json,
+    emit_json,
+    report_recovery,
     undo_command,
 )
 
@@ -50,7 +53,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
                     extra["dest"] = str(step.destination)
                 elif step:
                     extra["keywords"] = list(step.keywords)
-                _emit_json(out, r, **extra)
+                emit_json(out, r, **extra)
         else:
             for line in plan.describe():
                 print(line, file=out)
@@ -80,7 +83,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
             o = outcomes.get(r.path)
             if o is None:
                 stayed = {"keywords": []} if args.action == "tag" else {"dest": None}
-                _emit_json(out, r, status="stayed", **stayed)
+                emit_json(out, r, status="stayed", **stayed)
                 continue
             extra: dict = {"status": o.status}
             if o.status == "error":
@@ -91,7 +94,7 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
                 extra["dest"] = str(o.dest) if o.dest else None
                 if o.companions:
                     extra["companions"] = [str(now) for _was, now in o.companions]
-            _emit_json(out, r, **extra)
+            emit_json(out, r, **extra)
     else:
         counts = Counter(
             str(o.dest.parent) if o.dest else o.category
@@ -151,3 +154,34 @@ def cancel_on_sigint(cancel, err: TextIO):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def add_undo_parser(sub: argparse._SubParsersAction) -> None:
+    """The `undo` sub-command's options."""
+    undo = sub.add_parser("undo", help="revert the last move, copy or tag")
+    undo.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from photosorter.core.files.fileops import undo_last
+
+    out, err = sys.stdout, sys.stderr
+    with open_store(args.cache) as store:
+        report_recovery(store, err)
+        report = undo_last(store)
+    if report.op_id is None:
+        print("Nothing to undo.", file=out)
+        return EXIT_OK
+    done, failed = report.reverted, report.not_reverted
+    print(
+        f"Undid {report.action} (operation {report.op_id}): {len(done)} file(s) reverted", file=out
+    )
+    for item in failed:
+        print(f"not reverted: {item.path}: {item.message}", file=err)
+    if report.to_retry:
+        print(
+            f"{len(report.to_retry)} file(s) still to revert: fix what is named above, then run "
+            f"{undo_command(args.cache)} again",
+            file=err,
+        )
+    return EXIT_SOME_FAILED if failed else EXIT_OK

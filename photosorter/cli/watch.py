@@ -7,25 +7,31 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.cli import _emit_json
 from photosorter.cli.actions import cancel_on_sigint, default_dest
+from photosorter.cli.options import (
+    ACTIONS,
+    add_model_options,
+    load_category_args,
+    make_engine,
+    open_store,
+)
+from photosorter.cli.output import EXIT_OK, emit_json, report_recovery
 from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.watch.autosort import AutoSorter, AutoSortEvent
 
 
 def add_watch_parser(sub: argparse._SubParsersAction) -> None:
-    from photosorter import cli
 
     watch = sub.add_parser(
         "watch", help="sort, copy or tag new photos in folders as they arrive (Ctrl+C stops)"
     )
     watch.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders to watch")
     watch.add_argument("--categories", type=Path, required=True, metavar="FILE")
-    watch.add_argument("--action", choices=cli.ACTIONS, required=True)
+    watch.add_argument("--action", choices=ACTIONS, required=True)
     watch.add_argument(
         "--dest", type=Path, metavar="DIR", help="root of the category folders (move/copy)"
     )
-    cli._add_model_options(watch)
+    add_model_options(watch)
     watch.add_argument("--json", action="store_true", help="JSON Lines, one object per image")
     watch.add_argument("--threshold", type=float, default=None, help="minimum score (0-1)")
     watch.add_argument(
@@ -41,18 +47,17 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from photosorter import cli
 
     out, err = sys.stdout, sys.stderr
     dest = (args.dest or default_dest(args.paths)) if args.action != "tag" else None
-    categories = cli.load_category_args(args)
+    categories = load_category_args(args)
     cancel = CancelToken()
     verb = {"move": "moved", "copy": "copied", "tag": "tagged"}[args.action]
-    with cancel_on_sigint(cancel, err), cli.open_store(args.cache) as store:
-        cli.report_recovery(store, err)
+    with cancel_on_sigint(cancel, err), open_store(args.cache) as store:
+        report_recovery(store, err)
         sorter = AutoSorter(
             args.paths,
-            cli.make_engine(args),
+            make_engine(args),
             store,
             categories,
             args.action,
@@ -65,7 +70,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"Watching {roots}: new photos are {verb}{where}. Ctrl+C stops.", file=err)
         for event in sorter.run(cancel):
             _print_event(event, args.json, out, err)
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 def _print_event(event: AutoSortEvent, as_json: bool, out: TextIO, err: TextIO) -> None:
@@ -81,7 +86,7 @@ def _print_event(event: AutoSortEvent, as_json: bool, out: TextIO, err: TextIO) 
                 extra["dest"] = str(outcome.dest)
             if outcome is not None and outcome.keywords:
                 extra["keywords"] = list(outcome.keywords)
-            _emit_json(out, item, **extra)
+            emit_json(out, item, **extra)
         elif error:
             print(f"error: {item.path}: {error}", file=err)
         elif outcome is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from photosorter import cli
+from photosorter.cli import sort as cli_sort
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import Classified
 from tests.fixtures.photoset import make_photoset
@@ -64,7 +65,7 @@ def photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                 results.append(Classified(path, None, None, 0.0, "cannot decode"))
         return results
 
-    monkeypatch.setattr(cli, "classify_paths", classify_paths)
+    monkeypatch.setattr(cli_sort, "classify_paths", classify_paths)
     cats = tmp_path / "cats.toml"
     cats.write_text("".join(f'[[category]]\nname = "{c} things"\n' for c in COLOURS))
     return folder, labels, ps, cats

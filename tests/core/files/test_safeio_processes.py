@@ -25,6 +25,7 @@ from tests.conftest import REPO
 SORT_WHEN_TOLD = """
 import sys
 from photosorter import cli
+from photosorter.cli import sort as cli_sort
 from photosorter.core.library.pipeline import Classified
 from photosorter.core.library.scanner import scan
 
@@ -34,7 +35,7 @@ def classify_paths(args, store, out, err, stream=True):
     sys.stdin.readline()  # the test says "go" to both processes at once
     return found
 
-cli.classify_paths = classify_paths
+cli_sort.classify_paths = classify_paths
 sys.exit(cli.main(sys.argv[1:]))
 """
 

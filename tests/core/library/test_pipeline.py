@@ -21,7 +21,7 @@ from photosorter.core.model.engine import Engine
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from photosorter.bench import make_photos
+    from photosorter.bench.inputs import make_photos
 
     return make_photos(tmp_path_factory.mktemp("photos"), 10, 200, 150)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from photosorter.core.model.engine import Engine
 @pytest.fixture(scope="module")
 def model_spec(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small random ViT CLIP in a local-dir folder (same loading path as a user's)."""
-    from photosorter.bench import make_model
+    from photosorter.bench.inputs import make_model
 
     return make_model(tmp_path_factory.mktemp("model") / "tiny", "tiny")
 
@@ -26,7 +27,7 @@ def model_spec(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def pixels(tmp_path_factory: pytest.TempPathFactory, model_spec: str) -> np.ndarray:
     """Preprocessed real-looking photos (textured JPEGs), 24 of them."""
-    from photosorter.bench import make_photos
+    from photosorter.bench.inputs import make_photos
     from photosorter.core.library.images import load_for_model
 
     photos = make_photos(tmp_path_factory.mktemp("photos"), 24, 160, 120)
@@ -230,6 +231,7 @@ def test_an_unwritable_cache_dir_means_no_cache_not_no_encoder(
     """The data dir cannot be written (here: below a regular file): the fast encoder is
     prepared in a temporary folder and used; one sentence names the folder, no traceback."""
     pytest.importorskip("openvino")
+    caplog.set_level(logging.WARNING, logger="photosorter")  # whatever logging others set up
     (tmp_path / "file").write_text("not a folder")
     engine = Engine(model_spec, "cpu", backend="pytorch")
     engine.load()

@@ -1,0 +1,55 @@
+"""Options and set-up shared by the sub-commands: model, store, categories."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from photosorter.core.categories import CategorySet, load_categories
+from photosorter.core.errors import PhotoSorterError
+
+ACTIONS = ("move", "copy", "tag")  # photosorter.core.files.fileops.ACTIONS, without importing it
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    from photosorter.core.model.engine import DEFAULT_MODEL
+
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="SPEC",
+        help=f"ARCH:TAG, hf-hub:ORG/NAME or local-dir:PATH (default {DEFAULT_MODEL})",
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest found)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        help="image encoder: auto (fastest proven), pytorch (plain), openvino-int8, "
+        "openvino-bf16, openvino-fp32, torch-bf16, torch-fp16",
+    )
+    p.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
+
+
+def open_store(path: Path | None):
+    from photosorter.core.library.cache import Store
+
+    return Store(path)
+
+
+def make_engine(args: argparse.Namespace):
+    from photosorter.core.model.engine import DEFAULT_MODEL, Engine
+
+    model = args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL
+    return Engine(model, args.device, backend=getattr(args, "backend", None) or "auto")
+
+
+def load_category_args(args: argparse.Namespace) -> CategorySet:
+    categories = load_categories(args.categories)
+    if getattr(args, "threshold", None) is not None:
+        if not 0 <= args.threshold <= 1:
+            raise PhotoSorterError("--threshold must be between 0 and 1")
+        from dataclasses import replace
+
+        categories = replace(categories, threshold=args.threshold)
+    return categories
