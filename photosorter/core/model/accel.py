@@ -12,13 +12,10 @@ themselves live in accel_backends.py.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -40,6 +37,7 @@ from photosorter.core.model.accel_backends import (
     native_bf16,
 )
 from photosorter.core.model.accel_choice import CALIBRATED, EXPORTED, CostTable, Preparation
+from photosorter.core.model.accel_record import BackendRecord
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +56,6 @@ CHECK_IMAGES = 16  # photos compared with fp32 before a backend's verdict is kep
 CALIBRATION_IMAGES = 64  # photos int8 quantisation calibrates on
 MIN_TIMING_PHOTOS = 8  # a smaller batch times too noisily to pick a backend by
 NEEDS_CALIBRATION = frozenset({CALIBRATED})
-_VERDICTS = "verdicts.json"
 
 Notify = Callable[[str], None]
 
@@ -95,17 +92,6 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.min(np.sum(a * b, axis=1))) if len(a) else 1.0
 
 
-def _versions() -> str:
-    """Software whose upgrade invalidates a verdict (and the exports made with it)."""
-    from importlib import metadata
-
-    found = []
-    for name in ("torch", "openvino", "nncf"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found.append(f"{name}={metadata.version(name)}")
-    return " ".join(found)
-
-
 class ImageEncoder:
     """Encodes images with the fastest backend that has matched eager fp32 on real photos.
 
@@ -139,8 +125,10 @@ class ImageEncoder:
         self.notify = notify
         self.check_images = check_images
         self.calibration_images = calibration_images
-        self.verdicts, saved = self._load_verdicts()
-        self.costs = saved if costs is None else costs
+        self.record = BackendRecord.load(self.ctx.cache_dir)
+        if costs is not None:
+            self.record.costs = costs
+        self.costs = self.record.costs  # (the same table, named for brevity)
         self.auto = choice == "auto"
         self.why = ""  # auto: why the active backend runs (measured costs)
         self.decisions: list[Preparation] = []  # auto: the last job's preparations, and why
@@ -212,7 +200,7 @@ class ImageEncoder:
     # -- auto: timed, not guessed ---------------------------------------------------------
     def _ready(self, name: str) -> bool:
         """Whether `name` can run without a one-time preparation, and may be used."""
-        if name in self._broken or (name != "pytorch" and self._verdict_failed(name)):
+        if name in self._broken or (name != "pytorch" and self.record.failed(name)):
             return False
         if name in NEEDS_CALIBRATION:
             return self._cached("visual-int8.xml")
@@ -241,7 +229,7 @@ class ImageEncoder:
         built = {n: b for n in untimed if (b := self._spare.get(n) or self._built(n))}
         self.costs.per_photo.update(accel_choice.time_backends(built, pixels))
         self._spare.update(built)
-        self._save()
+        self.record.save()
         self.active = self._pick()
         self._spare.clear()
         log.info("image encoder: %s", self.why)
@@ -256,7 +244,7 @@ class ImageEncoder:
             return False  # nothing timed yet: decided on the first batch
         photos, self._job = self._job, 0
         wanted = [n for n in self._candidates if n not in self._broken]
-        wanted = [n for n in wanted if not self._verdict_failed(n)]
+        wanted = [n for n in wanted if not self.record.failed(n)]
         exported = self._cached("visual-fp32.xml")
         self.decisions = accel_choice.preparations(wanted, ready, self.costs, photos, exported)
         worth = {p.name for p in self.decisions if p.worth}
@@ -280,7 +268,7 @@ class ImageEncoder:
             self._say(f"The OpenVINO image encoders could not be prepared: {exc}")
             return False
         self.costs.prepare["export"] = round(time.perf_counter() - start, 3)
-        self._save()
+        self.record.save()
         return True
 
     def _build(self, name: str) -> Backend | None:
@@ -312,7 +300,7 @@ class ImageEncoder:
 
     def _unchecked(self, name: str) -> int:
         """How many more photos `name` must be checked on (0: proven, or the reference)."""
-        if name == "pytorch" or self._verdict_ok(name):
+        if name == "pytorch" or self.record.ok(name):
             return 0
         return max(0, self.check_images - self._checked.get(name, (0, 1.0))[0])
 
@@ -325,13 +313,13 @@ class ImageEncoder:
             self._fail(name, f"its results differ from full precision (cosine {worst:.4f})")
             return False
         if done >= self.check_images:
-            self._save_verdict(name, True, worst, done)
+            self.record.judge(name, True, worst, done)
             log.info("%s matches fp32 on %d photos (cosine >= %.4f)", name, done, worst)
         return True
 
     def _fail(self, name: str, why: str) -> None:
         worst = self._checked.get(name, (0, float("nan")))[1]
-        self._save_verdict(name, False, worst, self._checked.get(name, (0, 0))[0])
+        self.record.judge(name, False, worst, self._checked.get(name, (0, 0))[0])
         if name == CALIBRATED:
             for suffix in (".xml", ".bin"):  # don't keep a model that will never be used
                 with contextlib.suppress(OSError):
@@ -347,7 +335,7 @@ class ImageEncoder:
         one that needs calibration first waits for enough photos."""
         while self._queue:
             name = self._queue.pop(0)
-            if name != "pytorch" and self._verdict_failed(name):
+            if name != "pytorch" and self.record.failed(name):
                 log.info("skipping %s: it failed its accuracy check before", name)
                 continue
             if name in NEEDS_CALIBRATION and not self._cached("visual-int8.xml"):
@@ -394,7 +382,7 @@ class ImageEncoder:
             self._fail(name, f"its results differ from full precision (cosine {cos:.4f})")
             return
         self.costs.prepare[name] = round(seconds, 3)
-        self._save_verdict(name, True, cos, len(held_out))
+        self.record.judge(name, True, cos, len(held_out))
         self._say(
             f"The {name} image encoder is ready (cosine {cos:.4f} to full precision).",
             logging.INFO,
@@ -404,47 +392,10 @@ class ImageEncoder:
         else:
             self.active = backend
 
-    def _verdict_ok(self, name: str) -> bool:
-        return self.verdicts.get(name, {}).get("ok") is True
-
-    def _verdict_failed(self, name: str) -> bool:
-        return self.verdicts.get(name, {}).get("ok") is False
-
     def _say(self, text: str, level: int = logging.WARNING) -> None:
         log.log(level, "%s", text)
         if self.notify is not None:
             self.notify(text)
-
-    def _load_verdicts(self) -> tuple[dict[str, dict], CostTable]:
-        path = self.ctx.cache_dir / _VERDICTS
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}, CostTable()
-        if not isinstance(data, dict) or data.get("versions") != _versions():
-            # Different software made these: drop the verdicts and the exports with them.
-            with contextlib.suppress(OSError):
-                shutil.rmtree(self.ctx.cache_dir)
-            return {}, CostTable()
-        found = data.get("backends", {})
-        return (found if isinstance(found, dict) else {}), CostTable.from_json(data.get("costs"))
-
-    def _save_verdict(self, name: str, ok: bool, cosine: float, images: int) -> None:
-        self.verdicts[name] = {"ok": ok, "cosine": round(cosine, 5), "images": images}
-        self._save()
-
-    def _save(self) -> None:
-        """Verdicts and timings, atomically (a read-only data dir: they are made again)."""
-        path = self.ctx.cache_dir / _VERDICTS
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{_VERDICTS}.{os.getpid()}.{threading.get_ident()}")
-            payload = {"versions": _versions(), "backends": self.verdicts}
-            payload["costs"] = self.costs.to_json()
-            tmp.write_text(json.dumps(payload, indent=1, allow_nan=True), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("cannot save %s: %s", path, exc)
 
 
 def _with_calibration(ctx: BuildContext, data: np.ndarray) -> BuildContext:

@@ -179,7 +179,7 @@ def test_verdicts_from_other_software_are_dropped(model_spec: str, tmp_path: Pat
     payload = {"versions": "torch=0.0", "backends": {"openvino-int8": {"ok": True}}}
     (folder / "verdicts.json").write_text(json.dumps(payload))
     fresh = _encoder(engine)
-    assert fresh.verdicts == {}
+    assert fresh.record.verdicts == {}
     assert not (folder / "visual-int8.xml").exists()
 
 
