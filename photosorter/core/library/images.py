@@ -118,7 +118,11 @@ def is_supported(path: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class PreprocessSpec:
-    """The eval preprocessing of a model; mirrors open_clip's `preprocess_cfg`."""
+    """How photos become a model's input; fields as in open_clip's `preprocess_cfg`.
+
+    `resize_mode`: "shortest" crops the centre square (open_clip's default), "longest" pads
+    to a square (letterbox), "squash" resizes the whole frame to the square.
+    """
 
     size: int
     mean: tuple[float, float, float]

@@ -34,6 +34,11 @@ LOCAL_PREFIX = "local-dir:"
 HUB_PREFIX = "hf-hub:"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 
+# How a photo is framed for the model, whatever the model's own eval transform does: the
+# whole frame squashed to the model's square, so a subject near the edge is seen (open_clip's
+# default crops the centre square). Part of every cache key: see `embedding_model_id`.
+FRAMING = "squash"
+
 OFFLINE_HINT = (
     "Connect to the internet once so it can be downloaded, or point PhotoSorter at a local "
     "model folder (one holding open_clip_config.json and the weights) with "
@@ -90,6 +95,12 @@ class ModelSpec:
         return f"local:{folder.name}:{digest.hexdigest()}"
 
 
+def embedding_model_id(weights_id: str) -> str:
+    """The store's key for a model's vectors: its weights and how photos are framed for it,
+    so vectors made with another framing are never served."""
+    return f"{weights_id}|{FRAMING}"
+
+
 def find_weights(folder: Path) -> Path | None:
     """The checkpoint open_clip would pick in a local model folder (safetensors first)."""
     if not folder.is_dir():
@@ -142,7 +153,7 @@ class Engine:
         self.on_notice: Callable[[str], None] | None = None
         self._encoder: Any = None
         self.device: str | None = None
-        self.model_id = self.spec.model_id()
+        self.model_id = embedding_model_id(self.spec.model_id())
         self._model: Any = None
         self._tokenizer: Any = None
         self._preprocess: PreprocessSpec | None = None
@@ -190,7 +201,7 @@ class Engine:
                 mean=tuple(float(v) for v in cfg["mean"]),
                 std=tuple(float(v) for v in cfg["std"]),
                 interpolation=cfg.get("interpolation", "bicubic"),
-                resize_mode=cfg.get("resize_mode", "shortest"),
+                resize_mode=FRAMING,
             )
             bias = getattr(model, "logit_bias", None)
             self._params = ScoringParams(
