@@ -110,7 +110,9 @@ def test_rerun_and_new_categories_open_no_photo(
         capsys, str(folder), "--categories", str(shapes), "--model", tiny_spec, "--cache", store
     )
     assert code == 0
-    assert {r["category"] for r in reshaped} <= set(SHAPES)
+    placed = [r["category"] for r in reshaped]
+    assert set(placed) <= {*SHAPES, None}  # None: "none of these" may leave one out
+    assert sum(c is not None for c in placed) >= 0.9 * len(placed)
     assert opened == []  # a stat per photo was enough, both times
 
 
