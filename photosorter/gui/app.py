@@ -24,7 +24,7 @@ from photosorter.core.errors import PhotoSorterError
 from photosorter.core.files.fileops import recover_interrupted
 from photosorter.core.library.cache import Store
 from photosorter.core.library.scanner import check_roots
-from photosorter.core.settings import load_settings
+from photosorter.core.settings import Overrides, load_settings
 from photosorter.gui.main_window import MainWindow
 from photosorter.gui.session import Notice, Session, load_initial_categories
 from photosorter.gui.widgets import show_crash_dialog
@@ -78,9 +78,11 @@ def build_window(args: argparse.Namespace) -> MainWindow:
         store,
         categories,
         categories_path,
-        model=getattr(args, "model", None),
-        device=getattr(args, "device", None),
-        backend=getattr(args, "backend", None),
+        overrides=Overrides.from_options(
+            getattr(args, "model", None),
+            getattr(args, "device", None),
+            getattr(args, "backend", None),
+        ),
         extra_sources=[p for p in extra if p not in saved],
     )
     window = MainWindow(session)
