@@ -20,6 +20,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from photosorter import desktop
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.files.fileops import recover_interrupted
 from photosorter.core.library.cache import Store
@@ -96,6 +97,17 @@ def build_window(args: argparse.Namespace) -> MainWindow:
     return window
 
 
+def repoint_desktop_entry() -> None:
+    """A bundle started from a new folder keeps its menu entry (and "Open with") working."""
+    try:
+        moved = desktop.repoint_entry()
+    except OSError as exc:  # a read-only data folder: the menu entry stays as it was
+        log.warning("could not update the desktop entry: %s", exc)
+        return
+    if moved is not None:
+        log.info("desktop entry %s now starts %s", moved, desktop.launch_command())
+
+
 def install_excepthook(window: MainWindow | None) -> None:
     """Uncaught exceptions: user-fixable ones as a plain message, bugs with the traceback."""
 
@@ -116,6 +128,7 @@ def install_excepthook(window: MainWindow | None) -> None:
 def run_app(args: argparse.Namespace) -> int:
     """`photosorter gui [PATH...]`: show the window, then start sorting."""
     app = make_application()
+    repoint_desktop_entry()
     try:
         window = build_window(args)
     except PhotoSorterError as exc:
