@@ -16,7 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "PhotoSorter"
 DESKTOP_FILE_NAME = "io.github.photosorter.PhotoSorter"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+TRANSLATIONS = "photosorter"  # resources/translations/photosorter_<locale>.qm
 
 
 def app_icon() -> QIcon:
@@ -61,6 +62,24 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setDesktopFileName(DESKTOP_FILE_NAME)
     app.setWindowIcon(app_icon())
     return app
+
+
+def install_translators(
+    app: QCoreApplication, locale: QLocale | None = None, folder: Path | None = None
+) -> list[QTranslator]:
+    """Load Qt's own (qtbase) and PhotoSorter's translations for `locale` (default: the
+    system's), where a `.qm` for it exists; English, the source language, needs none.
+    `folder` holds PhotoSorter's `.qm` files (default: resources/translations, none yet:
+    pyside6-lupdate photosorter/gui/*.py -ts photosorter_de.ts, then pyside6-lrelease)."""
+    locale = locale or QLocale.system()
+    own = folder or Path(str(files("photosorter.resources").joinpath("translations")))
+    qt = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    loaded = []
+    for name, where in (("qtbase", qt), (TRANSLATIONS, str(own))):
+        translator = QTranslator(app)  # the app keeps it alive
+        if translator.load(locale, name, "_", where) and app.installTranslator(translator):
+            loaded.append(translator)
+    return loaded
 
 
 def build_window(args: argparse.Namespace) -> MainWindow:
@@ -91,7 +110,8 @@ def build_window(args: argparse.Namespace) -> MainWindow:
         session.update_settings(replace(settings, categories_file=categories_path), False)
     recovered = recover_interrupted(store)  # a crash mid-move: finish or roll back first
     if recovered:
-        warnings.append("An interrupted file operation was completed: " + "; ".join(recovered))
+        text = QCoreApplication.translate("App", "An interrupted file operation was completed: {0}")
+        warnings.append(text.format("; ".join(recovered)))
     for text in warnings:
         window.message_bar.show_notice(Notice(text, "warning"))
     return window
@@ -128,6 +148,7 @@ def install_excepthook(window: MainWindow | None) -> None:
 def run_app(args: argparse.Namespace) -> int:
     """`photosorter gui [PATH...]`: show the window, then start sorting."""
     app = make_application()
+    install_translators(app)
     repoint_desktop_entry()
     try:
         window = build_window(args)
