@@ -208,11 +208,10 @@ class SettingsDialog(QDialog):
                 "plain PyTorch."
             )
         )
-        self.origins = {key: self._note("") for key in OVERRIDABLE}
+        self.origins = {key: self._note(self._origin(key)) for key in OVERRIDABLE}
         self.model.currentTextChanged.connect(self._show_origins)
         self.device.currentIndexChanged.connect(self._show_origins)
         self.fast.toggled.connect(self._show_origins)
-        self._show_origins()
         self.sensitivity = self._sensitivity_choice(settings)
         self.file_rules = self._note(file_rules(categories))
         self.action = QComboBox()
@@ -270,7 +269,9 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addStretch(1)
         layout.addWidget(buttons)
-        self.resize(620, 300)
+        # QFormLayout underestimates wrapped notes' height: leave them room (two lines each).
+        notes = sum(1 for label in self.origins.values() if label.text())
+        self.resize(680, 330 + 40 * notes)
 
     @staticmethod
     def _note(text: str) -> QLabel:
@@ -331,16 +332,19 @@ class SettingsDialog(QDialog):
         """The overridden settings the user has chosen another value for here."""
         return {k for k in self._overrides.items if self._chosen(k) != getattr(self._effective, k)}
 
+    def _origin(self, key: str) -> str:
+        """Where the value in effect for `key` comes from; "" when from the settings."""
+        override = self._overrides.get(key)
+        if override is None:
+            return ""
+        changed = self._chosen(key) != getattr(self._effective, key)
+        return origin_text(override, str(getattr(self._settings, key)), changed)
+
     @Slot()
     def _show_origins(self) -> None:
-        released = self.released()
         for key, label in self.origins.items():
-            override = self._overrides.get(key)
-            text = "" if override is None else origin_text(
-                override, str(getattr(self._settings, key)), key in released
-            )  # fmt: skip
-            label.setText(text)
-            label.setVisible(bool(text))
+            label.setText(self._origin(key))
+            label.setVisible(bool(label.text()))
 
     @Slot(list)
     def _add_models(self, names: list[str]) -> None:
