@@ -21,6 +21,16 @@ PACKAGING = REPO / "packaging" / "linux"
 RESOURCES = files("photosorter.resources")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installing never touches the real ~/.config or ~/.local/share; no system defaults."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc-xdg"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
+    monkeypatch.delenv("XDG_CURRENT_DESKTOP", raising=False)
+
+
 def _tool(name: str, package: str) -> str:
     """The path of a validator; missing tools fail loudly rather than skip silently."""
     path = shutil.which(name)
@@ -97,6 +107,7 @@ def test_desktop_entry_matches_install_code() -> None:
     text = (PACKAGING / desktop.DESKTOP_FILE).read_text(encoding="utf-8")
     assert f"Icon={desktop.ICON_NAME}\n" in text
     assert f"Exec={desktop.COMMAND} gui " in text
+    assert "MimeType=" not in text  # a user-level claim would make it the default: see desktop.py
     meta = (PACKAGING / desktop.METAINFO_FILE).read_text(encoding="utf-8")
     assert f"<id>{desktop.APP_ID}</id>" in meta
     assert f">{desktop.DESKTOP_FILE}</launchable>" in meta
@@ -122,7 +133,9 @@ def test_install_and_uninstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     written = desktop.install_desktop()
 
     expected = set(desktop.installed_paths(data))
-    assert set(written) == expected and len(written) == len(expected)
+    mimeapps = tmp_path / "config" / "mimeapps.list"
+    record = data / "applications" / desktop.RECORD_FILE
+    assert set(written) == expected | {mimeapps, record} and len(written) == len(expected) + 2
     assert data / "applications" / desktop.DESKTOP_FILE in expected
     assert data / "metainfo" / desktop.METAINFO_FILE in expected
     hicolor = data / "icons" / "hicolor"
@@ -144,14 +157,11 @@ def test_install_and_uninstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     desktop.install_desktop()  # idempotent: installing twice is fine
     removed = desktop.uninstall_desktop()
 
-    assert set(removed) == expected
+    assert set(removed) == expected | {mimeapps, record}
     assert not any(p.exists() for p in expected)
     assert all(p.read_text() == "not ours\n" for p in unrelated)
-    # Only the menu index that update-desktop-database maintains may be new, without our entry.
-    leftover = _tree(data) - before
-    assert leftover <= {Path("applications/mimeinfo.cache")}, leftover
-    cache = data / "applications" / "mimeinfo.cache"
-    assert not cache.exists() or desktop.APP_ID not in cache.read_text()
+    assert _tree(data) == before  # no index (mimeinfo.cache) or record left behind
+    assert not (tmp_path / "config").exists() or not _tree(tmp_path / "config")
     assert desktop.uninstall_desktop() == []  # nothing left to remove
 
 
@@ -160,6 +170,7 @@ def test_install_into_explicit_prefix(tmp_path: Path, monkeypatch: pytest.Monkey
     written = desktop.install_desktop(tmp_path / "prefix")
     assert written and all(p.is_relative_to(tmp_path / "prefix") for p in written)
     assert not (tmp_path / "unused").exists()
+    assert not (tmp_path / "config").exists()  # a staging prefix: the user's choices untouched
     assert set(desktop.uninstall_desktop(tmp_path / "prefix")) == set(written)
 
 
@@ -235,3 +246,97 @@ def test_desktop_module_is_qt_free() -> None:
     code = "import sys, photosorter.desktop; sys.exit('PySide6' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+# -- "Open with" without taking over, checked with GIO itself ---------------------------------
+def _entry(folder: Path, name: str, mime: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(
+        f"[Desktop Entry]\nType=Application\nName={name}\nExec=/bin/true %U\nMimeType={mime};\n"
+    )
+    exe = _tool("update-desktop-database", "desktop-file-utils")
+    subprocess.run([exe, "-q", str(folder)], check=True)
+
+
+def _gio_mime(mime: str) -> tuple[str | None, list[str]]:
+    """(the default application, every registered one) as GIO answers for `mime`."""
+    exe = _tool("gio", "libglib2.0-bin")
+    out = subprocess.run(
+        [exe, "mime", mime], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    default = out[0].rsplit(": ", 1)[1] if out and out[0].startswith("Default") else None
+    start = out.index("Registered applications:") + 1 if "Registered applications:" in out else 0
+    registered = []
+    for line in out[start:] if start else []:
+        if not line.startswith("\t"):
+            break
+        registered.append(line.strip())
+    return default, registered
+
+
+def test_open_with_does_not_take_over_folders_or_photos(tmp_path: Path) -> None:
+    """A desktop that sets no defaults (LXDE, i3): the file manager and viewer stay the
+    defaults, PhotoSorter is offered beside them, and uninstall takes back only its own."""
+    system = tmp_path / "system" / "applications"
+    _entry(system, "fm.desktop", "inode/directory")
+    _entry(system, "viewer.desktop", "image/jpeg")
+    mimeapps = tmp_path / "config" / "mimeapps.list"
+    mimeapps.parent.mkdir(parents=True)
+    mine = "# my choices\n[Default Applications]\ntext/plain=viewer.desktop;\n"
+    mimeapps.write_text(mine)
+
+    desktop.install_desktop()
+
+    assert _gio_mime("inode/directory") == ("fm.desktop", ["fm.desktop", desktop.DESKTOP_FILE])
+    assert _gio_mime("image/jpeg") == ("viewer.desktop", ["viewer.desktop", desktop.DESKTOP_FILE])
+    assert _gio_mime("image/png") == (desktop.DESKTOP_FILE, [desktop.DESKTOP_FILE])  # no other
+    desktop.install_desktop()  # again: nothing doubles
+    assert mimeapps.read_text().count(desktop.DESKTOP_FILE) == len(desktop.MIME_TYPES)
+
+    desktop.uninstall_desktop()
+
+    assert mimeapps.read_text() == mine
+    assert _gio_mime("inode/directory") == ("fm.desktop", ["fm.desktop"])
+
+
+def test_open_with_keeps_the_users_own_associations(tmp_path: Path) -> None:
+    mimeapps = tmp_path / "config" / "mimeapps.list"
+    mimeapps.parent.mkdir(parents=True)
+    mine = "[Added Associations]\nimage/jpeg=gimp.desktop;\n"
+    mimeapps.write_text(mine)
+    desktop.install_desktop()
+    assert "image/jpeg=gimp.desktop;io.github.photosorter.PhotoSorter.desktop;\n" in (
+        mimeapps.read_text()
+    )
+    desktop.uninstall_desktop()
+    assert mimeapps.read_text() == mine
+
+
+# -- a relocated bundle ----------------------------------------------------------------------------
+def test_moved_bundle_repoints_its_menu_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = _executable(tmp_path / "old place" / "PhotoSorter" / "photosorter")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(old))
+    desktop.install_desktop()
+    entry = tmp_path / "data" / "applications" / desktop.DESKTOP_FILE
+    assert desktop.repoint_entry() is None  # in place: left alone
+
+    new = tmp_path / "new place"
+    old.parent.parent.rename(new)  # the user moves the unpacked bundle's folder
+    new = new / "PhotoSorter"
+    monkeypatch.setattr(sys, "executable", str(new / "photosorter"))
+    assert desktop.repoint_entry() == entry
+
+    assert desktop.exec_program(entry.read_text()) == str(new / "photosorter")
+    _validate_desktop(entry)
+    assert desktop.repoint_entry() is None  # done once
+
+
+@pytest.mark.parametrize(
+    "program", ["/usr/bin/photosorter", "/opt/My Apps/photosorter", "/a $b/100%/x", "/a\\b c/x"]
+)
+def test_exec_program_reads_back_what_rewrite_exec_wrote(program: str) -> None:
+    original = (PACKAGING / desktop.DESKTOP_FILE).read_text(encoding="utf-8")
+    assert desktop.exec_program(desktop.rewrite_exec(original, [program])) == program

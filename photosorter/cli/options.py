@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from photosorter.core.categories import CategorySet, load_categories
@@ -24,7 +23,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the fastest found)")
     p.add_argument(
         "--backend",
-        default="auto",
+        default=None,
         help="image encoder: auto (fastest proven), pytorch (plain), openvino-int8, "
         "openvino-bf16, openvino-fp32, torch-bf16, torch-fp16",
     )
@@ -39,9 +38,14 @@ def open_store(path: Path | None):
 
 def make_engine(args: argparse.Namespace):
     from photosorter.core.model.engine import DEFAULT_MODEL, Engine
+    from photosorter.core.settings import Overrides
 
-    model = args.model or os.environ.get("PHOTOSORTER_MODEL") or DEFAULT_MODEL
-    return Engine(model, args.device, backend=getattr(args, "backend", None) or "auto")
+    model = Overrides.from_options(args.model).get("model")  # --model, else $PHOTOSORTER_MODEL
+    return Engine(
+        model.value if model else DEFAULT_MODEL,
+        args.device,
+        backend=getattr(args, "backend", None) or "auto",
+    )
 
 
 def load_category_args(args: argparse.Namespace) -> CategorySet:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ FILE_NAME = "settings.toml"
 # "Sort only when sure": how well a photo must fit its best category to be sorted
 # (classifier.classify's min_fit); below it, it stays Uncategorized.
 SENSITIVITY_MIN_FIT: dict[str, float] = {"low": 0.6, "normal": DEFAULT_MIN_FIT, "high": 0.8}
+OVERRIDABLE: tuple[str, ...] = ("model", "device", "backend")  # by the command line
+MODEL_ENV = "PHOTOSORTER_MODEL"  # a model for every command, unless --model names another
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,55 @@ class Settings:
             data["categories_file"] = str(self.categories_file)
         data["sources"] = [{"path": str(s.path), "watch": s.watch} for s in self.sources]
         return tomli_w.dumps(data)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A value given for this run only, and where: `origin` is "command line" or
+    "environment", `name` the option or variable that gave it ("--model", MODEL_ENV)."""
+
+    value: str
+    origin: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings the command line or the environment override for this run (model, device,
+    backend). They win over the saved settings until the user changes that setting."""
+
+    items: Mapping[str, Override] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(
+        cls,
+        model: str | None = None,
+        device: str | None = None,
+        backend: str | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Overrides:
+        """The overrides of `--model/--device/--backend` and of $PHOTOSORTER_MODEL."""
+        items = {
+            key: Override(value, "command line", f"--{key}")
+            for key, value in zip(OVERRIDABLE, (model, device, backend), strict=True)
+            if value
+        }
+        env_model = environ.get(MODEL_ENV, "").strip()
+        if "model" not in items and env_model:
+            items["model"] = Override(env_model, "environment", MODEL_ENV)
+        return cls(items)
+
+    def get(self, key: str) -> Override | None:
+        return self.items.get(key)
+
+    def apply(self, settings: Settings) -> Settings:
+        """The settings in effect: the saved ones with these values on top."""
+        return replace(settings, **{key: o.value for key, o in self.items.items()})
+
+    def without(self, keys: Iterable[str]) -> Overrides:
+        """These overrides less `keys` (settings the user has chosen since)."""
+        dropped = set(keys)
+        return Overrides({k: o for k, o in self.items.items() if k not in dropped})
 
 
 def settings_path() -> Path:

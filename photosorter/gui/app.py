@@ -16,15 +16,16 @@ from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from photosorter import desktop
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.files.fileops import recover_interrupted
 from photosorter.core.library.cache import Store
 from photosorter.core.library.scanner import check_roots
-from photosorter.core.settings import load_settings
+from photosorter.core.settings import Overrides, load_settings
 from photosorter.gui.main_window import MainWindow
 from photosorter.gui.session import Notice, Session, load_initial_categories
 from photosorter.gui.widgets import show_crash_dialog
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "PhotoSorter"
 DESKTOP_FILE_NAME = "io.github.photosorter.PhotoSorter"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+TRANSLATIONS = "photosorter"  # resources/translations/photosorter_<locale>.qm
 
 
 def app_icon() -> QIcon:
@@ -62,6 +64,24 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def install_translators(
+    app: QCoreApplication, locale: QLocale | None = None, folder: Path | None = None
+) -> list[QTranslator]:
+    """Load Qt's own (qtbase) and PhotoSorter's translations for `locale` (default: the
+    system's), where a `.qm` for it exists; English, the source language, needs none.
+    `folder` holds PhotoSorter's `.qm` files (default: resources/translations, none yet:
+    pyside6-lupdate photosorter/gui/*.py -ts photosorter_de.ts, then pyside6-lrelease)."""
+    locale = locale or QLocale.system()
+    own = folder or Path(str(files("photosorter.resources").joinpath("translations")))
+    qt = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    loaded = []
+    for name, where in (("qtbase", qt), (TRANSLATIONS, str(own))):
+        translator = QTranslator(app)  # the app keeps it alive
+        if translator.load(locale, name, "_", where) and app.installTranslator(translator):
+            loaded.append(translator)
+    return loaded
+
+
 def build_window(args: argparse.Namespace) -> MainWindow:
     """Settings + categories + store + session + window for these command-line options."""
     settings, warnings = load_settings()
@@ -78,9 +98,11 @@ def build_window(args: argparse.Namespace) -> MainWindow:
         store,
         categories,
         categories_path,
-        model=getattr(args, "model", None),
-        device=getattr(args, "device", None),
-        backend=getattr(args, "backend", None),
+        overrides=Overrides.from_options(
+            getattr(args, "model", None),
+            getattr(args, "device", None),
+            getattr(args, "backend", None),
+        ),
         extra_sources=[p for p in extra if p not in saved],
     )
     window = MainWindow(session)
@@ -88,10 +110,22 @@ def build_window(args: argparse.Namespace) -> MainWindow:
         session.update_settings(replace(settings, categories_file=categories_path), False)
     recovered = recover_interrupted(store)  # a crash mid-move: finish or roll back first
     if recovered:
-        warnings.append("An interrupted file operation was completed: " + "; ".join(recovered))
+        text = QCoreApplication.translate("App", "An interrupted file operation was completed: {0}")
+        warnings.append(text.format("; ".join(recovered)))
     for text in warnings:
         window.message_bar.show_notice(Notice(text, "warning"))
     return window
+
+
+def repoint_desktop_entry() -> None:
+    """A bundle started from a new folder keeps its menu entry (and "Open with") working."""
+    try:
+        moved = desktop.repoint_entry()
+    except OSError as exc:  # a read-only data folder: the menu entry stays as it was
+        log.warning("could not update the desktop entry: %s", exc)
+        return
+    if moved is not None:
+        log.info("desktop entry %s now starts %s", moved, desktop.launch_command())
 
 
 def install_excepthook(window: MainWindow | None) -> None:
@@ -114,6 +148,8 @@ def install_excepthook(window: MainWindow | None) -> None:
 def run_app(args: argparse.Namespace) -> int:
     """`photosorter gui [PATH...]`: show the window, then start sorting."""
     app = make_application()
+    install_translators(app)
+    repoint_desktop_entry()
     try:
         window = build_window(args)
     except PhotoSorterError as exc:

@@ -34,18 +34,20 @@ class ExamplesDialog(QDialog):
     def __init__(self, parent: QWidget | None, session: Session, name: str) -> None:
         super().__init__(parent)
         self.session, self.name = session, name
-        self.setWindowTitle(f"Examples of “{name}”")
+        self.setWindowTitle(self.tr("Examples of “{0}”").format(name))
         intro = QLabel(
-            f"PhotoSorter learns what “{name}” looks like from these photos and sorts the "
-            "others by them. Drag more photos onto the category to add examples."
+            self.tr(
+                "PhotoSorter learns what “{0}” looks like from these photos and sorts the "
+                "others by them. Drag more photos onto the category to add examples."
+            ).format(name)
         )
         intro.setWordWrap(True)
         self.list = QListWidget()
         self.list.setIconSize(QSize(ICON, ICON))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.itemSelectionChanged.connect(self._update_button)
-        self.remove_button = QPushButton("Remove Example")
-        self.remove_button.setToolTip("Let the model place the selected photos again")
+        self.remove_button = QPushButton(self.tr("Remove Example"))
+        self.remove_button.setToolTip(self.tr("Let the model place the selected photos again"))
         self.remove_button.clicked.connect(self.remove_selected)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.remove_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -65,7 +67,7 @@ class ExamplesDialog(QDialog):
         for example in self.session.examples_of(self.name):
             self.list.addItem(self._item(example))
         if not self.list.count():
-            empty = QListWidgetItem("No examples yet.")
+            empty = QListWidgetItem(self.tr("No examples yet."))
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(empty)
         self._update_button()
@@ -73,16 +75,22 @@ class ExamplesDialog(QDialog):
     def _item(self, example: Example) -> QListWidgetItem:
         path = example.path
         if example.from_file:
-            item = QListWidgetItem(f"{path.name if path else ''} — from the categories file")
+            item = QListWidgetItem(
+                self.tr("{0} — from the categories file").format(path.name if path else "")
+            )
             where = self.session.categories_path
-            item.setToolTip(f"{path}\nListed in {where or 'the categories file'}: remove it there.")
+            item.setToolTip(
+                self.tr("{0}\nListed in {1}: remove it there.").format(
+                    path, where or self.tr("the categories file")
+                )
+            )
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             return item
-        text = path.name if path else "A photo in a folder not open now"
-        item = QListWidgetItem(f"{text} — placed here by you")
+        text = path.name if path else self.tr("A photo in a folder not open now")
+        item = QListWidgetItem(self.tr("{0} — placed here by you").format(text))
         item.setData(KeyRole, example.key)
         item.setData(PathRole, path)
-        item.setToolTip(str(path) if path else f"content {example.key}")
+        item.setToolTip(str(path) if path else self.tr("content {0}").format(example.key))
         self._set_icon(item)
         return item
 

@@ -431,9 +431,12 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(f) for f in found])
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self, self.session.settings, categories=self.session.categories)
+        session = self.session
+        dialog = SettingsDialog(
+            self, session.settings, categories=session.categories, overrides=session.overrides
+        )
         if dialog.exec():
-            self.session.update_settings(dialog.settings())
+            session.update_settings(dialog.settings(), released=dialog.released())
 
     def show_examples(self, name: str) -> None:
         ExamplesDialog(self, self.session, name).exec()

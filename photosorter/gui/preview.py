@@ -92,14 +92,14 @@ class PreviewDialog(QDialog):
         self.items = items
         self.current = start
         self.image = _ImageLabel(self)
-        self.image.setText("Loading…")
+        self.image.setText(self.tr("Loading…"))
         self.caption = QLabel()
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        open_button = QPushButton("Open in Viewer")
+        open_button = QPushButton(self.tr("Open in Viewer"))
         open_button.clicked.connect(lambda: open_in_viewer(self.items[self.current].path))
-        folder_button = QPushButton("Show in Folder")
+        folder_button = QPushButton(self.tr("Show in Folder"))
         folder_button.clicked.connect(lambda: show_in_folder(self.items[self.current].path))
-        close_button = QPushButton("Close")
+        close_button = QPushButton(self.tr("Close"))
         close_button.clicked.connect(self.accept)
         for button in (open_button, folder_button, close_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows and Space stay ours
@@ -117,10 +117,12 @@ class PreviewDialog(QDialog):
 
     def _show(self) -> None:
         item = self.items[self.current]
-        self.setWindowTitle(f"{item.path.name} — PhotoSorter")
+        self.setWindowTitle(self.tr("{0} — PhotoSorter").format(item.path.name))
         self.caption.setText(
             f"<b>{item.path.name}</b> &nbsp; {item.caption} &nbsp; "
-            f"<span style='color: gray'>{self.current + 1} of {len(self.items)}</span>"
+            + self.tr("<span style='color: gray'>{0} of {1}</span>").format(
+                self.current + 1, len(self.items)
+            )
         )
         self.loader.load_preview(str(self.current), item.path, PREVIEW_SIDE)
 
@@ -130,7 +132,7 @@ class PreviewDialog(QDialog):
             return  # the user has stepped on meanwhile
         if result.image is None:
             self.image.set_image(QPixmap())
-            self.image.setText(f"Cannot show this photo: {result.error}")
+            self.image.setText(self.tr("Cannot show this photo: {0}").format(result.error))
         else:
             self.image.set_image(QPixmap.fromImage(result.image))
 

@@ -8,7 +8,7 @@ on the inference worker. Stale worker results are dropped by generation id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
@@ -27,7 +27,7 @@ from photosorter.core.errors import PhotoSorterError, StorageError
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.model.examples import override_examples
-from photosorter.core.settings import Settings, save_settings
+from photosorter.core.settings import OVERRIDABLE, Overrides, Settings, save_settings
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import PhotoModel
 from photosorter.gui.results import ResultSet, Scoring, derive_scoring
@@ -134,9 +134,7 @@ class Session(QObject):
         categories: CategorySet,
         categories_path: Path | None,
         *,
-        model: str | None = None,
-        device: str | None = None,
-        backend: str | None = None,
+        overrides: Overrides | None = None,
         extra_sources: Sequence[Path] = (),
         parent: QObject | None = None,
     ) -> None:
@@ -145,9 +143,8 @@ class Session(QObject):
         self.store = store
         self.categories = categories
         self.categories_path = categories_path
-        self.model_spec = model or settings.model
-        self.device = device or settings.device
-        self.backend = backend or settings.backend
+        self.overrides = overrides or Overrides()  # --model etc.: in effect until changed here
+        self.model_spec, self.device, self.backend = self._engine_in_effect()
         self.extra_sources = [Path(p) for p in extra_sources]
         self.batch_size = 32
         self.results = ResultSet()
@@ -465,10 +462,15 @@ class Session(QObject):
         return found + [Example(p) for p in (category.examples if category else ())]
 
     # -- settings ----------------------------------------------------------------------------
-    def update_settings(self, settings: Settings, restart: bool = True) -> None:
-        """Save new settings; a new model or device re-sorts, a new sensitivity re-scores."""
+    def update_settings(
+        self, settings: Settings, restart: bool = True, released: Iterable[str] = ()
+    ) -> None:
+        """Save new settings; a new model or device re-sorts, a new sensitivity re-scores.
+        A setting changed here, or `released`, ends its command line's override."""
         old = self.settings
         self.settings = settings
+        changed = [k for k in OVERRIDABLE if getattr(settings, k) != getattr(old, k)]
+        self.overrides = self.overrides.without([*changed, *released])
         try:
             save_settings(settings)
         except StorageError as exc:
@@ -476,8 +478,8 @@ class Session(QObject):
         self.settings_changed.emit()
         if not restart:
             return
-        engine = (settings.model, settings.device, settings.backend)
-        if engine != (old.model, old.device, old.backend):
+        engine = self._engine_in_effect()
+        if engine != (self.model_spec, self.device, self.backend):
             self.model_spec, self.device, self.backend = engine
             self.start_run()
         elif (settings.threshold, settings.sensitivity) != (old.threshold, old.sensitivity):
@@ -486,6 +488,10 @@ class Session(QObject):
                 self._apply_scoring(
                     replace(scoring, threshold=settings.threshold, min_fit=settings.min_fit)
                 )
+
+    def _engine_in_effect(self) -> tuple[str, str, str]:
+        effective = self.overrides.apply(self.settings)
+        return effective.model, effective.device, effective.backend
 
     def moved(self, mapping: dict[Path, Path]) -> None:
         """Files PhotoSorter moved: keep showing them, at their new place."""

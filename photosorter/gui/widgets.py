@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -216,12 +216,20 @@ class ProblemsDock(QDockWidget):
         return [Path(self.tree.topLevelItem(i).text(0)) for i in range(self.count())]
 
 
+def _tr_crash(text: str) -> str:
+    return QCoreApplication.translate("CrashDialog", text)
+
+
 def show_crash_dialog(parent: QWidget | None, message: str, details: str) -> None:
     """A bug, not the user's doing: say so, and show the traceback to report."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Critical)
-    box.setWindowTitle("PhotoSorter – unexpected error")
-    box.setText("Something went wrong inside PhotoSorter. This is a bug, not your fault.")
-    box.setInformativeText(f"{message}\n\nPlease report it with the details below.")
+    box.setWindowTitle(_tr_crash("PhotoSorter – unexpected error"))
+    box.setText(
+        _tr_crash("Something went wrong inside PhotoSorter. This is a bug, not your fault.")
+    )
+    box.setInformativeText(
+        _tr_crash("{0}\n\nPlease report it with the details below.").format(message)
+    )
     box.setDetailedText(details or "".join(traceback.format_stack()))
     box.exec()

@@ -1,11 +1,18 @@
-"""Settings dialog round trip, plan confirmation, preview on Space, the None work-around."""
+"""Settings dialog round trip and provenance, plan confirmation, preview on Space, the None
+work-around."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from photosorter.core.settings import Settings, load_settings
+from photosorter.cli import build_parser
+from photosorter.core.categories import load_categories
+from photosorter.core.model.engine import DEFAULT_MODEL
+from photosorter.core.settings import Overrides, Settings, load_settings, save_settings
+from photosorter.gui.app import build_window
 from photosorter.gui.dialogs import PlanDialog, SettingsDialog
 from tests.gui.conftest import start_and_wait
 
@@ -29,12 +36,91 @@ def test_settings_dialog_round_trip(qtbot, tmp_path):
     assert new.backend == "pytorch"
 
 
+def test_settings_show_the_command_line_model_and_what_a_change_replaces(qtbot):
+    saved = Settings(model="ViT-B-32:laion2b_s34b_b79k", device="cpu")
+    overrides = Overrides.from_options(model="local-dir:/models/tiny", device="cuda:1")
+    dialog = SettingsDialog(None, saved, list_models=False, overrides=overrides)
+    qtbot.addWidget(dialog)
+    assert dialog.model.currentText() == "local-dir:/models/tiny"  # what runs, not the saved
+    assert dialog.device.currentData() == "cuda:1"
+    note = dialog.origins["model"].text()
+    assert "command line (--model)" in note and "ViT-B-32:laion2b_s34b_b79k" in note
+    assert not dialog.origins["model"].isHidden()
+    assert dialog.origins["backend"].isHidden()  # the saved backend is in effect
+    new = dialog.settings()  # an override left alone is not saved as the user's choice
+    assert (new.model, new.device) == (saved.model, saved.device) and not dialog.released()
+
+    dialog.model.setEditText("ViT-B-32:laion2b_s34b_b79k")  # the saved one, chosen on purpose
+    assert dialog.origins["model"].text().startswith("Replaces “local-dir:/models/tiny”")
+    assert dialog.released() == {"model"}
+    assert dialog.settings().model == "ViT-B-32:laion2b_s34b_b79k"
+
+
+def test_settings_show_the_environment_model_and_backend_override(qtbot, monkeypatch):
+    monkeypatch.setenv("PHOTOSORTER_MODEL", "local-dir:/env/model")
+    overrides = Overrides.from_options(backend="openvino-int8")
+    dialog = SettingsDialog(None, Settings(backend="pytorch"), False, overrides=overrides)
+    qtbot.addWidget(dialog)
+    assert dialog.model.currentText() == "local-dir:/env/model"
+    assert "environment variable PHOTOSORTER_MODEL" in dialog.origins["model"].text()
+    assert dialog.fast.isChecked()  # openvino-int8 runs: the fast encoder is on
+    assert "“openvino-int8” comes from the command line (--backend)" in (
+        dialog.origins["backend"].text()
+    )
+    assert dialog.settings().backend == "pytorch"
+    dialog.fast.setChecked(False)
+    assert dialog.released() == {"backend"} and dialog.settings().backend == "pytorch"
+
+
+def test_file_threshold_is_shown_as_the_files(qtbot, tmp_path):
+    path = tmp_path / "cats.toml"
+    path.write_text('threshold = 0.5\n[[category]]\nname = "Red"\n', encoding="utf-8")
+    dialog = SettingsDialog(None, Settings(), False, categories=load_categories(path))
+    qtbot.addWidget(dialog)
+    assert dialog.file_rules.text() == (
+        "Also a score of at least 50% (from the categories file cats.toml)."
+    )
+
+
+def _gui_args(*argv: str):
+    return build_parser().parse_args(["gui", *argv])
+
+
+def test_the_app_runs_what_the_command_line_and_environment_say(
+    qtbot, photo_dir, colours_toml, gui_model, monkeypatch
+):
+    save_settings(Settings(backend="pytorch", device="cpu"))
+    monkeypatch.setenv("PHOTOSORTER_MODEL", gui_model)
+    window = build_window(_gui_args(str(photo_dir), "--categories", str(colours_toml)))
+    qtbot.addWidget(window)
+    session = window.session
+    assert session.model_spec == gui_model  # $PHOTOSORTER_MODEL, as `photosorter sort` does
+    assert session.backend == "pytorch"  # no --backend given: the saved setting holds
+    assert set(session.overrides.items) == {"model"}
+    window.shutdown()
+
+
+def test_changing_another_setting_keeps_the_command_line_model(
+    qtbot, photo_dir, colours_toml, gui_model, monkeypatch
+):
+    args = _gui_args(str(photo_dir), "--categories", str(colours_toml), "--model", gui_model)
+    window = build_window(args)
+    qtbot.addWidget(window)
+    session = window.session
+    started: list[int] = []
+    monkeypatch.setattr(session, "start_run", lambda: started.append(1))
+    session.update_settings(replace(session.settings, device="cpu"))  # re-sorts on the CPU
+    assert (session.model_spec, session.device) == (gui_model, "cpu") and started == [1]
+    assert session.settings.model == DEFAULT_MODEL  # --model is not saved as a setting
+    session.update_settings(session.settings, released={"model"})  # chosen in the dialog
+    assert session.model_spec == DEFAULT_MODEL and started == [1, 1]
+    window.shutdown()
+
+
 def test_new_threshold_rescores_and_persists(qtbot, make_window, photo_dir):
     window = make_window(photo_dir)
     start_and_wait(qtbot, window)
     session = window.session
-    from dataclasses import replace
-
     weak = int((session.results.scores < 0.99).sum())
     session.update_settings(replace(session.settings, threshold=0.99))
     assert session.results.counts()["Uncategorized"] == weak
