@@ -531,6 +531,7 @@ class Session(QObject):
         """Stop the worker after its current step; False if it is still busy (a download)."""
         if self._cancel is not None:
             self._cancel.cancel()
+        self.undo_stack.blockSignals(True)  # its destructor must not call back into widgets
         stopped = stop_thread(self.thread, timeout_ms)
         self.thumbnails.shutdown()
         if stopped:
