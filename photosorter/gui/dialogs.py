@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from photosorter.core.categories import UNCATEGORIZED, Category, CategorySet
 from photosorter.core.model.engine import DEFAULT_MODEL, LOCAL_PREFIX
 from photosorter.core.settings import OVERRIDABLE, Override, Overrides, Settings
+from photosorter.gui.texts import plural
 
 ACTION_LABELS = {"move": QT_TRANSLATE_NOOP("ActionLabels", "Move to category folders"),
                  "copy": QT_TRANSLATE_NOOP("ActionLabels", "Copy to category folders"),
@@ -406,12 +407,18 @@ class PlanDialog(QDialog):
         verb = {"move": "Move", "copy": "Copy", "tag": "Tag"}[action]
         self.setWindowTitle(ACTION_LABELS[action])
         intro = QLabel(
-            {
-                "move": f"{total} photo(s) will be moved into these folders:",
-                "copy": f"{total} photo(s) will be copied into these folders:",
-                "tag": f"{total} photo(s) get their category written as an XMP keyword:",
-            }[action]
+            plural(
+                "PlanDialog",
+                {
+                    "move": "%n photo(s) will be moved into these folders:",
+                    "copy": "%n photo(s) will be copied into these folders:",
+                    "tag": "%n photo(s) get their category as a keyword, written into an .xmp "
+                    "sidecar file next to each photo (the photo itself is not changed):",
+                }[action],
+                total,
+            )
         )
+        intro.setWordWrap(True)
         table = QTableWidget(len(summary), 2)
         table.setHorizontalHeaderLabels(["Folder" if action != "tag" else "Keyword", "Photos"])
         for row, (where, count) in enumerate(summary):
@@ -427,7 +434,10 @@ class PlanDialog(QDialog):
         table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         notes = [] if action == "tag" else ["Nothing is overwritten: name clashes get “(1)”."]
         if left:
-            notes.append(f"{left} photo(s) stay where they are (uncategorized or already there).")
+            notes.append(
+                plural("PlanDialog", "%n photo(s) will stay where they are (uncategorized or "
+                       "already there).", left)
+            )  # fmt: skip
         notes.append("You can undo this with Edit > Undo.")
         note = QLabel(" ".join(notes))
         note.setWordWrap(True)

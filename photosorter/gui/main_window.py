@@ -53,6 +53,8 @@ from photosorter.gui.photo_model import (
 from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.session import BusyState, Counts, Notice, Session
 from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel, WatchToggled
+from photosorter.gui.texts import plural
+from photosorter.gui.undo import FileOperation
 from photosorter.gui.watching import Watching
 from photosorter.gui.widgets import (
     BusyIndicator,
@@ -125,9 +127,14 @@ class MainWindow(QMainWindow):
             "refresh", "Look for new photos and sort everything again",
         )  # fmt: skip
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        stack = self.session.undo_stack
         self.undo_action = self._action(
-            "Undo Last File Operation", self.file_actions.undo, QKeySequence.StandardKey.Undo,
-            "undo", "Put the files of the last move, copy or tag back",
+            self.tr("Undo"), stack.undo, QKeySequence.StandardKey.Undo, "undo"
+        )
+        self.redo_action = self._action(self.tr("Redo"), stack.redo, QKeySequence.StandardKey.Redo)
+        self.undo_file_action = self._action(
+            self.tr("Undo Last File Operation"), self.file_actions.undo, None, None,
+            self.tr("Put the files of the last move, copy or tag back, whoever made it"),
         )  # fmt: skip
         self.settings_action = self._action(
             "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
@@ -251,7 +258,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(self.undo_action)
+        edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         edit_menu.addAction(
             self._action("Select All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
@@ -272,6 +279,7 @@ class MainWindow(QMainWindow):
         photo_menu.addActions(self.grid_actions.photo_actions)
         photo_menu.addSeparator()
         photo_menu.addActions([self.move_action, self.copy_action, self.tag_action])
+        photo_menu.addAction(self.undo_file_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("About PhotoSorter", self.about))
 
@@ -288,6 +296,8 @@ class MainWindow(QMainWindow):
         s.run_finished.connect(self._on_run_finished)
         s.scoring_applied.connect(self.message_bar.clear_model_problem)
         self.file_actions.busy_changed.connect(self._on_busy)
+        s.undo_stack.indexChanged.connect(lambda _i: self._update_undo_actions())
+        s.undo_stack.cleanChanged.connect(lambda _c: self._update_undo_actions())
         self.file_actions.finished.connect(self._on_operation_done)
         self.busy.cancel_requested.connect(self.cancel)
         self.message_bar.settings_requested.connect(self.open_settings)
@@ -314,7 +324,24 @@ class MainWindow(QMainWindow):
         idle = not self.session.running and not self.file_actions.busy
         for action in (self.move_action, self.copy_action, self.tag_action):
             action.setEnabled(idle and self.session.results.sorted_count > 0)
-        self.undo_action.setEnabled(idle)
+        self.undo_file_action.setEnabled(idle)
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        """Edit > Undo / Redo name what they would do; a file operation waits for the others."""
+        stack = self.session.undo_stack
+        idle = not self.session.running and not self.file_actions.busy
+        for action, can, index, text, named in (
+            (self.undo_action, stack.canUndo(), stack.index() - 1, stack.undoText(),
+             self.tr("Undo {action}")),
+            (self.redo_action, stack.canRedo(), stack.index(), stack.redoText(),
+             self.tr("Redo {action}")),
+        ):  # fmt: skip
+            file_op = isinstance(stack.command(index), FileOperation) if can else False
+            named = named.format(action=text) if can else named.replace(" {action}", "")
+            action.setText(named)
+            action.setToolTip(named)
+            action.setEnabled(can and (idle or not file_op) and not self.file_actions.busy)
 
     @Slot(Counts)
     def _on_counts(self, counts: Counts) -> None:
@@ -322,8 +349,10 @@ class MainWindow(QMainWindow):
         self.category_panel.list.viewport().update()
         self._update_heading()
         self._update_actions()
-        errors = f", {counts.errors} with problems" if counts.errors else ""
-        self.summary.setText(f"{counts.total:,} photos{errors}" if counts.total else "")
+        text = plural("MainWindow", "%n photo(s)", counts.total) if counts.total else ""
+        if counts.errors:
+            text += self.tr(", {n} with problems").format(n=counts.errors)
+        self.summary.setText(text)
 
     @Slot(CategorySet)
     def _on_categories(self, categories: CategorySet) -> None:
@@ -365,7 +394,7 @@ class MainWindow(QMainWindow):
         category = model.category
         self.heading.setText(NEEDS_REVIEW if model.review else category or "All photos")
         n = model.rowCount()
-        photos = f"{n:,} photo{'s' if n != 1 else ''}" if n or category else ""
+        photos = plural("MainWindow", "%n photo(s)", n) if n or category else ""
         self.subheading.setText(f"{photos}, least sure first" if model.review and n else photos)
         if model.review:
             self.grid.empty_text = "Nothing to review: no photo was sorted by the model."
@@ -390,9 +419,7 @@ class MainWindow(QMainWindow):
     def _on_photos_dropped(self, event: PhotosDropped) -> None:
         self.session.pin(list(event.keys), event.category)
         self._update_heading()
-        n = len(event.keys)
-        text = f"{n} photo{'s' if n != 1 else ''} put in {event.category}"
-        self.statusBar().showMessage(text, 5000)
+        self.statusBar().showMessage(self.session.undo_stack.undoText(), 5000)
 
     @Slot(SourceRemoved)
     def _on_source_removed(self, event: SourceRemoved) -> None:
@@ -481,7 +508,10 @@ class MainWindow(QMainWindow):
             f"<h3>PhotoSorter {__version__}</h3><p>Sorts photos into categories you describe "
             "in plain words, with an OpenCLIP model running on this computer. Your photos "
             f"never leave it.</p><p>Model: {html.escape(str(self.session.model_spec))}</p>"
-            f"<table cellspacing='4'>{rows}</table>",
+            f"<table cellspacing='4'>{rows}</table>"
+            + "".join(
+                f"<p><small>{html.escape(n)}</small></p>" for n in self.session.encoder_notes
+            ),
         )
 
     def _show_bug(self, message: str, details: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from photosorter.core.errors import PhotoSorterError
@@ -21,6 +21,8 @@ from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.watch.autosort import own_writes
 from photosorter.gui.dialogs import PlanDialog
 from photosorter.gui.session import BusyState, Notice, Problem, Session
+from photosorter.gui.texts import plural
+from photosorter.gui.undo import FileJob, FileOperation, action_name
 from photosorter.gui.workers import (
     JobFailed,
     JobProgress,
@@ -33,6 +35,16 @@ from photosorter.gui.workers import (
 
 VERBS = {"move": "Moving", "copy": "Copying", "tag": "Tagging", "undo": "Undoing"}
 DONE = {"move": "moved", "copy": "copied", "tag": "tagged"}
+APPLIED = {
+    "move": "%n photo(s) moved",
+    "copy": "%n photo(s) copied",
+    "tag": "%n photo(s) tagged",
+}
+UNDONE = {
+    "move": "%n photo(s) moved back.",
+    "copy": "%n copied photo(s) removed.",
+    "tag": "Keywords removed from %n photo(s).",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,8 @@ class OperationDone:
 
 
 class FileActions(QObject):
-    """Runs plans and undo on a worker thread; one operation at a time."""
+    """Runs plans and undo on a worker thread; one operation at a time. What the user runs
+    goes on the session's undo stack (a watched folder's work does not)."""
 
     busy_changed = Signal(BusyState)
     finished = Signal(OperationDone)
@@ -70,6 +83,8 @@ class FileActions(QObject):
         self._cancel: CancelToken | None = None
         self._kind = ""
         self._auto = False
+        self._job: FileJob | None = None  # the user's operation running, for the undo stack
+        self._command: FileOperation | None = None  # the stack's command being undone/redone
 
     @property
     def busy(self) -> bool:
@@ -102,7 +117,7 @@ class FileActions(QObject):
             return False
         if not self.confirm(plan):
             return False
-        self._apply(plan)
+        self._apply(plan, job=FileJob(action, tuple(items), dest))
         return True
 
     def apply_automatically(
@@ -127,8 +142,9 @@ class FileActions(QObject):
         folders = self.session.categories.folders
         return fileops.plan_operation(items, action, dest, folders)  # type: ignore[arg-type]
 
-    def _apply(self, plan: fileops.Plan, auto: bool = False) -> None:
+    def _apply(self, plan: fileops.Plan, auto: bool = False, job: FileJob | None = None) -> None:
         store = self.session.store
+        self._job = job
         self.will_write(own_writes(plan))
         self._start(
             plan.action,
@@ -138,13 +154,73 @@ class FileActions(QObject):
             auto,
         )
 
-    def undo(self) -> bool:
+    def undo(self, op_id: int | None = None) -> bool:
+        """Undo the last file operation in the journal (with `op_id`: only that one)."""
         if self.busy:
             return False
         store = self.session.store
+        self._job = None
         self.will_write(undo_targets(store))  # photos put back must not count as new ones
-        self._start("undo", lambda _cancel, _progress: fileops.undo_last(store))
+        self._start("undo", lambda _cancel, _progress: fileops.undo_last(store, op_id))
         return True
+
+    # -- the undo stack's file operations ------------------------------------------------------
+    def undo_operation(self, command: FileOperation) -> None:
+        """Edit > Undo of a move, copy or tag: that operation only, while it is the last."""
+        if command.op_id is None:  # its redo changed no file: nothing to put back
+            return
+        if not self.undo(command.op_id):
+            self._step_back(command, undone=True)
+            return
+        self._command = command
+
+    def redo_operation(self, command: FileOperation) -> None:
+        """Edit > Redo of a move, copy or tag: the same photos, planned again from now."""
+        job = command.job
+        try:
+            plan = None if self.busy else self._plan(list(job.items), job.action, job.dest)
+        except PhotoSorterError as exc:
+            self.session.notice.emit(Notice(str(exc), "error"))
+            plan = None
+        if plan is None:
+            self._step_back(command, undone=False)
+            return
+        if not plan.steps:
+            command.op_id = None
+            self.session.notice.emit(
+                Notice(self.tr("Nothing to redo: every photo is in place."), "info")
+            )
+            return
+        self._apply(plan, job=job)
+        self._command = command
+
+    def _step_back(self, command: FileOperation, undone: bool) -> None:
+        """The stack moved over `command`, but it was not carried out: move it back."""
+        stack = self.session.undo_stack
+        move = stack.redo if undone else stack.undo
+        QTimer.singleShot(0, lambda: command.without_running(move))
+
+    def _record(self, report: fileops.OpReport, done: int) -> None:
+        """The user's operation ended: push it on the undo stack, or give its redo its id."""
+        command, self._command = self._command, None
+        job, self._job = self._job, None
+        if command is not None:
+            command.op_id = report.op_id if done else None
+        elif job is not None and done:
+            new = FileOperation(self, job, report.op_id)
+            new.without_running(lambda: self.session.undo_stack.push(new))
+
+    def _record_undo(self, report: fileops.UndoReport) -> None:
+        """An undo ended: the stack follows what happened to the files."""
+        command, self._command = self._command, None
+        stack = self.session.undo_stack
+        if command is not None:
+            if report.later or report.to_retry:  # still applied: it stays on the stack
+                self._step_back(command, undone=True)
+            return
+        top = stack.command(stack.index() - 1) if stack.canUndo() else None
+        if isinstance(top, FileOperation) and top.op_id == report.op_id and report.op_id:
+            top.without_running(stack.undo)  # undone from the journal: Redo offers it again
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -187,6 +263,10 @@ class FileActions(QObject):
         result = event.result
         done = self._undone(result) if event.kind == "undo" else self._applied(result)
         done = replace(done, auto=self._auto)
+        if event.kind == "undo":
+            self._record_undo(result)
+        else:
+            self._record(result, done.done)
         if done.moved:
             self.session.moved(done.moved)
         if done.problems:
@@ -204,6 +284,9 @@ class FileActions(QObject):
             self.session.notice.emit(Notice(event.message, "error"))
         else:
             self.session.bug.emit(event)
+        command, self._command, self._job = self._command, None, None
+        if command is not None:  # nothing was carried out: the stack steps back
+            self._step_back(command, undone=self._kind == "undo")
         self.finished.emit(OperationDone(self._kind, event.message, {}, auto=self._auto))
 
     def _applied(self, report: fileops.OpReport) -> OperationDone:
@@ -211,30 +294,38 @@ class FileActions(QObject):
         same = [o for o in report.outcomes if o.status == "skipped-identical"]
         problems = tuple(Problem(o.source, o.message) for o in report.errors)
         moved = {o.source: o.dest for o in ok if report.action == "move" and o.dest}
-        parts = [f"{len(ok)} photo(s) {DONE[report.action]}"]
+        parts = [plural("FileActions", APPLIED[report.action], len(ok))]
         if same:
-            parts.append(f"{len(same)} already {'tagged' if report.action == 'tag' else 'there'}")
+            there = "%n already tagged" if report.action == "tag" else "%n already there"
+            parts.append(plural("FileActions", there, len(same)))
         if problems:
-            parts.append(f"{len(problems)} failed (see Problems)")
+            parts.append(plural("FileActions", "%n failed (see Problems)", len(problems)))
         if report.cancelled:
-            parts.append("cancelled")
+            parts.append(self.tr("cancelled"))
         text = ", ".join(parts) + "."
         return OperationDone(report.action, text, moved, problems, done=len(ok))
 
     def _undone(self, report: fileops.UndoReport) -> OperationDone:
+        if report.later:
+            text = self.tr("Not undone: a later {later} changed these files since. Undo it first.")
+            return OperationDone("undo", text.format(later=action_name(report.later)), {})
         if report.op_id is None:
-            return OperationDone("undo", "Nothing to undo.", {})
+            return OperationDone("undo", self.tr("Nothing to undo."), {})
         moved = {
             i.path: i.restored
             for i in report.reverted
             if report.action == "move" and i.restored is not None
         }
         problems = tuple(Problem(i.path, i.message) for i in report.not_reverted)
-        text = f"Undid the last {report.action}: {len(report.reverted)} file(s) restored."
+        name = action_name(report.action or "move")
+        text = self.tr("Undid {action}: ").format(action=name)
+        text += plural("FileActions", UNDONE[report.action or "move"], len(report.reverted))
         if problems:
-            text += f" {len(problems)} could not be restored (see Problems)."
+            text += " " + plural(
+                "FileActions", "%n could not be undone (see Problems).", len(problems)
+            )
         if report.to_retry:
-            text += " Fix what stands in their way, then Undo again to finish."
+            text += " " + self.tr("Fix what stands in their way, then Undo again to finish.")
         return OperationDone("undo", text, moved, problems)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:

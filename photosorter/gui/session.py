@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QUndoStack
 
 from photosorter.core import paths
 from photosorter.core.categories import (
@@ -31,7 +31,9 @@ from photosorter.core.settings import OVERRIDABLE, Overrides, Settings, save_set
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import PhotoModel
 from photosorter.gui.results import ResultSet, Scoring, derive_scoring
+from photosorter.gui.texts import plural
 from photosorter.gui.thumbnails import DISK_SIDE, ThumbnailLoader
+from photosorter.gui.undo import Change, edit_name
 from photosorter.gui.workers import (
     BatchReady,
     IndexRequest,
@@ -150,6 +152,7 @@ class Session(QObject):
         self.results = ResultSet()
         self.thumbnails = ThumbnailLoader(side=thumbnail_side())
         self.model = PhotoModel(self.results, self.thumbnails)
+        self.undo_stack = QUndoStack(self)  # every edit the user makes, file operations too
         self.worker = InferenceWorker(store)
         self.worker.batch_ready.connect(self._on_batch)
         self.worker.scoring_ready.connect(self._on_scoring)
@@ -167,6 +170,7 @@ class Session(QObject):
         self._status = ""
         self._progress = JobProgress(0, 0, 0, None)
         self._known_paths: set[Path] = set()
+        self.encoder_notes: list[str] = []  # engine details, shown in the About box
 
     # -- sources ---------------------------------------------------------------------------
     @property
@@ -321,7 +325,9 @@ class Session(QObject):
 
     @Slot(str)
     def _on_encoder_notice(self, text: str) -> None:
-        self.notice.emit(Notice(text, level="info"))
+        """Which image encoder runs, and why: for the log and the About box, not the user."""
+        log.info("image encoder: %s", text)
+        self.encoder_notes.append(text)
 
     @Slot(JobStatus)
     def _on_status(self, event: JobStatus) -> None:
@@ -369,7 +375,19 @@ class Session(QObject):
 
     # -- categories and manual placement ---------------------------------------------------
     def edit_categories(self, edit: CategoriesEdited) -> None:
-        """Apply an edit from the category panel: pins follow renames, save, then re-score."""
+        """Apply an edit from the category panel, as one step on the undo stack."""
+        before = self.categories
+        renamed_back = {new: old for old, new in edit.renamed.items()}
+        added = tuple(n for n in edit.categories.names if n not in (*before.names, *renamed_back))
+        undo = CategoriesEdited(before, renamed_back, removed=added)
+        pins = self.store.overrides()
+        lost = {k: c for k, c in pins.items() if c in edit.removed}  # a deletion's undo: back
+        text = edit_name(before, edit.categories, edit.renamed)
+        self.undo_stack.push(Change(text, self._apply_edit, (undo, lost), (edit, {})))
+
+    def _apply_edit(self, change: tuple[CategoriesEdited, dict[str, str | None]]) -> None:
+        """Pins follow renames and removals (then `restore` is put back), save, re-score."""
+        edit, restore = change
         pins = self.store.overrides()
         for old, new in edit.renamed.items():
             keys = [k for k, c in pins.items() if c == old]
@@ -379,6 +397,7 @@ class Session(QObject):
             keys = [k for k, c in pins.items() if c == name]
             if keys:
                 self.store.set_override(keys, None)
+        self._store_pins(restore)
         self.results.overrides = self.store.overrides()
         self.set_categories(self._save_categories(edit.categories, edit.renamed))
 
@@ -434,17 +453,30 @@ class Session(QObject):
         """Put photos in `category` by hand (UNCATEGORIZED included); kept across runs."""
         if category != UNCATEGORIZED and category not in self.categories.names:
             return
-        self.store.set_override(keys, category)
-        self._placed_by_hand(keys, category)
+        text = plural("Undo", "Put %n photo(s) in {category}", len(keys))
+        self._push_placement(text.format(category=category), keys, category)
 
     def unpin(self, keys: list[str]) -> None:
         """Let the model place these photos again (they are no longer examples)."""
-        self.store.set_override(keys, None)
-        self._placed_by_hand(keys, None)
+        self._push_placement(plural("Undo", "Let the Model Place %n Photo(s)", len(keys)), keys)
 
-    def _placed_by_hand(self, keys: list[str], category: str | None) -> None:
-        """A manual placement changed the examples: learn again and re-place every photo."""
-        self.results.pin(keys, category)
+    def _push_placement(self, text: str, keys: list[str], category: str | None = None) -> None:
+        pins = self.store.overrides()
+        before = {k: pins.get(k) for k in keys}
+        after = dict.fromkeys(keys, category)
+        if before != after:
+            self.undo_stack.push(Change(text, self._placed_by_hand, before, after))
+
+    def _store_pins(self, pins: dict[str, str | None]) -> None:
+        """Save each photo's manual placement (None: the model's choice)."""
+        for category in set(pins.values()):
+            self.store.set_override([k for k, c in pins.items() if c == category], category)
+
+    def _placed_by_hand(self, pins: dict[str, str | None]) -> None:
+        """Manual placements changed the examples: learn again and re-place every photo."""
+        self._store_pins(pins)
+        for category in set(pins.values()):
+            self.results.pin([k for k, c in pins.items() if c == category], category)
         if self.results.scoring is not None:
             self._apply_scoring(self.results.scoring)
         else:
@@ -505,6 +537,7 @@ class Session(QObject):
         """Stop the worker after its current step; False if it is still busy (a download)."""
         if self._cancel is not None:
             self._cancel.cancel()
+        self.undo_stack.blockSignals(True)  # its destructor must not call back into widgets
         stopped = stop_thread(self.thread, timeout_ms)
         self.thumbnails.shutdown()
         if stopped:

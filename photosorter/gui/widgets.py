@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -47,9 +47,11 @@ def format_eta(seconds: float | None) -> str:
 
 
 class MessageBar(QFrame):
-    """An inline, dismissable message above the grid (never a modal dialog)."""
+    """An inline, dismissable message above the grid (never a modal dialog). Information
+    goes by itself after `info_timeout_ms`; warnings and errors stay until closed."""
 
     settings_requested = Signal()
+    info_timeout_ms = 10_000
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +74,9 @@ class MessageBar(QFrame):
         layout.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.notice: Notice | None = None
+        self._expiry = QTimer(self)
+        self._expiry.setSingleShot(True)
+        self._expiry.timeout.connect(self.hide)
         self.hide()
 
     def clear_model_problem(self) -> None:
@@ -86,6 +91,10 @@ class MessageBar(QFrame):
         self.icon.setPixmap(icon.pixmap(20, 20))
         self.text.setText(notice.text)
         self.settings_button.setVisible(notice.settings_hint)
+        if notice.level == "info":
+            self._expiry.start(self.info_timeout_ms)
+        else:
+            self._expiry.stop()
         colour = _LEVEL_COLOURS.get(notice.level, _LEVEL_COLOURS["info"])
         self.setStyleSheet(
             f"#MessageBar {{ background: {colour}; border: 1px solid rgba(0,0,0,40);"

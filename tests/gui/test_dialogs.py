@@ -131,8 +131,8 @@ def test_plan_dialog_lists_destinations(qtbot):
     dialog = PlanDialog(None, "move", [("/out/Red", 3), ("/out/Blue", 2)], left=1)
     qtbot.addWidget(dialog)
     texts = [w.text() for w in dialog.findChildren(QLabel)]
-    assert any("5 photo(s) will be moved" in t for t in texts)
-    assert any("1 photo(s) stay" in t for t in texts)
+    assert any("5 photos will be moved" in t for t in texts)
+    assert any("1 photo will stay" in t for t in texts)
 
 
 def test_space_opens_one_preview(qtbot, make_window, photo_dir, monkeypatch):

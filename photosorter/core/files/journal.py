@@ -224,6 +224,7 @@ class UndoReport:
     op_id: int | None  # the operation undone; None: nothing to undo
     action: str | None
     items: list[UndoItem] = field(default_factory=list)
+    later: str | None = None  # the action of a later operation that stands in the way
 
     @property
     def reverted(self) -> list[UndoItem]:
@@ -240,17 +241,21 @@ class UndoReport:
 
 
 # -- undo and recovery ----------------------------------------------------------------------
-def undo_last(store: Store) -> UndoReport:
+def undo_last(store: Store, op_id: int | None = None) -> UndoReport:
     """Revert the last applied move/copy/tag; what could not be reverted is reported.
 
     The operation stays undoable while a file is left that a retry may revert (its original
     place taken, a permission); what can never be reverted (a moved photo that is gone, a
-    copy the user changed) is reported once and then counts as done.
+    copy the user changed) is reported once and then counts as done. With `op_id`, only that
+    operation, and only while it is the last one undoable: a later one is never undone in
+    its place (`later` names it), and one already undone is not undone again.
     """
     journal = Journal(store)
     target = journal.last_undoable()
-    if target is None:
+    if target is None or (op_id is not None and target.id < op_id):
         return UndoReport(None, None)
+    if op_id is not None and target.id != op_id:
+        return UndoReport(None, None, later=target.action)
     report = UndoReport(target.id, target.action)
     op = journal.begin("undo", undoes=target.id)
     try:
