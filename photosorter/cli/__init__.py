@@ -16,7 +16,7 @@ from photosorter.core.categories import UNCATEGORIZED, CategorySet, load_categor
 from photosorter.core.errors import ConfigError, PhotoSorterError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("gui", "sort", "undo", "watch", "models", "bench")
+COMMANDS = ("gui", "sort", "undo", "watch", "search", "duplicates", "models", "bench")
 ACTIONS = ("move", "copy", "tag")  # photosorter.core.files.fileops.ACTIONS, without importing it
 
 
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     from photosorter.cli.watch import add_watch_parser
 
     add_watch_parser(sub)
+    from photosorter.cli.duplicates import add_duplicates_parser
+    from photosorter.cli.search import add_search_parser
+
+    add_search_parser(sub)
+    add_duplicates_parser(sub)
     sub.add_parser("models", help="list the open_clip models that can be downloaded")
 
     from photosorter.bench import add_arguments as add_bench_arguments
@@ -355,8 +360,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return run_watch(args)
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from photosorter.cli.search import cmd_search as run_search
+
+    return run_search(args)
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from photosorter.cli.duplicates import cmd_duplicates as run_duplicates
+
+    return run_duplicates(args)
+
+
 COMMAND_FUNCS = {
     "watch": cmd_watch,
+    "search": cmd_search,
+    "duplicates": cmd_duplicates,
     "gui": cmd_gui,
     "sort": cmd_sort,
     "undo": cmd_undo,
