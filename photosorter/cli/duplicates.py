@@ -11,7 +11,7 @@ from typing import TextIO
 
 def add_duplicates_parser(sub: argparse._SubParsersAction) -> None:
     from photosorter import cli
-    from photosorter.core.find.duplicates import DEFAULT_THRESHOLD
+    from photosorter.core.find.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD
 
     p = sub.add_parser(
         "duplicates",
@@ -27,8 +27,8 @@ def add_duplicates_parser(sub: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=DEFAULT_THRESHOLD,
-        help="how alike two photos must look, 0-1: the share of their 64 perceptual-hash bits "
-        f"that agree (default {DEFAULT_THRESHOLD}: at most 6 differ)",
+        help=f"how alike two photos must look, {MIN_THRESHOLD}-1: the share of their 64 "
+        f"perceptual-hash bits that agree (default {DEFAULT_THRESHOLD}: at most 6 differ)",
     )
     cli._add_model_options(p)
 
@@ -37,11 +37,11 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from photosorter import cli
     from photosorter.cli.indexing import index_paths, report_errors
     from photosorter.core.errors import ConfigError
-    from photosorter.core.find.duplicates import find_duplicates, photos_with_info
+    from photosorter.core.find.duplicates import MIN_THRESHOLD, find_duplicates, photos_with_info
 
     out, err = sys.stdout, sys.stderr
-    if not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError("--threshold must be between 0 and 1")
+    if not MIN_THRESHOLD <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between {MIN_THRESHOLD} and 1")
     with cli.open_store(args.cache) as store:
         indexed = index_paths(args.paths, cli.make_engine(args), store, err)
         photos, rows, failed = photos_with_info(store, indexed.photos)

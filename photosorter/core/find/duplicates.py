@@ -29,6 +29,7 @@ from photosorter.core.library.images import decode_photo, open_image_file
 from photosorter.core.library.perceptual import BITS, hamming, perceptual_hash
 
 DEFAULT_THRESHOLD = 0.9  # hashes agree on >= 90% of their bits: at most 6 of 64 differ
+MIN_THRESHOLD = 0.75  # at most 16 bits: beyond, unrelated photos match and the search is slow
 MIN_COSINE = 0.9  # CLIP embeddings of one picture, re-encoded or resized: >= 0.97 measured
 _DECODE_SIDE = 224  # decode size for photos indexed before hashes were stored
 
@@ -61,8 +62,8 @@ class DuplicateGroup:
 
 def max_bits(threshold: float) -> int:
     """How many of the 64 hash bits may differ at similarity `threshold` (0..1)."""
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    if not MIN_THRESHOLD <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between {MIN_THRESHOLD} and 1, got {threshold}")
     return math.floor((1.0 - threshold) * BITS + 1e-9)
 
 
