@@ -26,7 +26,7 @@ import numpy as np
 from photosorter.core.errors import ImageError
 from photosorter.core.library.cache import ImageInfo, Store
 from photosorter.core.library.images import decode_photo, open_image_file
-from photosorter.core.library.perceptual import BITS, hamming, perceptual_hash
+from photosorter.core.library.perceptual import BITS, hamming, image_info
 
 DEFAULT_THRESHOLD = 0.9  # hashes agree on >= 90% of their bits: at most 6 of 64 differ
 MIN_THRESHOLD = 0.75  # at most 16 bits: beyond, unrelated photos match and the search is slow
@@ -86,15 +86,14 @@ def find_duplicates(
     Photos with one content hash are one picture; distinct contents are compared by
     perceptual hash and embedding. Groups are ordered by their best photo's path.
     """
-    keys = list(dict.fromkeys(p.key for p in photos))
-    row_of = {k: i for i, k in enumerate(keys)}
-    first = {}
+    first: dict[str, int] = {}  # content hash -> its first photo
     for i, p in enumerate(photos):
         first.setdefault(p.key, i)
-    hashes = np.array([photos[first[k]].info.phash for k in keys], dtype=np.uint64)
-    unit = np.asarray(vectors, dtype=np.float32)[[first[k] for k in keys]] if keys else vectors
+    row_of = {key: row for row, key in enumerate(first)}
+    hashes = np.array([photos[i].info.phash for i in first.values()], dtype=np.uint64)
+    unit = np.asarray(vectors, dtype=np.float32)[list(first.values())]
     a, b = similar_pairs(hashes, unit, max_bits(threshold), min_cosine)
-    label = _components(len(keys), a, b)
+    label = _components(len(first), a, b)
     members: dict[int, list[Photo]] = {}
     for p in photos:
         members.setdefault(int(label[row_of[p.key]]), []).append(p)
@@ -197,6 +196,14 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([root(x) for x in range(n)], dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A photo whose size and perceptual hash could not be learnt."""
+
+    path: Path
+    error: str
+
+
 class Indexed(Protocol):
     """A photo indexed into the store (photosorter.core.library.pipeline.PhotoResult)."""
 
@@ -228,12 +235,6 @@ def photos_with_info(
     return photos, rows, failed
 
 
-@dataclass(frozen=True)
-class Failed:
-    path: Path
-    error: str
-
-
 def _decode_info(
     todo: dict[str, Path], workers: int | None
 ) -> tuple[dict[str, ImageInfo], dict[str, str]]:
@@ -246,10 +247,11 @@ def _decode_info(
                 decoded = decode_photo(fh, min_side=_DECODE_SIDE)
         except ImageError as exc:
             return str(exc)
+        except FileNotFoundError:
+            return "file vanished before it could be read"
         except OSError as exc:
             return f"cannot read file: {exc.strerror or exc}"
-        phash = perceptual_hash(decoded.image)
-        return ImageInfo(decoded.width, decoded.height, decoded.format, phash)
+        return image_info(decoded)
 
     found: dict[str, ImageInfo] = {}
     errors: dict[str, str] = {}

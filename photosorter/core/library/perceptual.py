@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from photosorter.core.library.cache import ImageInfo
+from photosorter.core.library.images import Decoded
+
 _SIDE = 32  # the image is reduced to _SIDE x _SIDE before the DCT
 _KEEP = 8  # _KEEP x _KEEP lowest frequencies: 64 bits
 BITS = _KEEP * _KEEP
@@ -35,6 +38,11 @@ def perceptual_hash(img: Image.Image) -> int:
     low = _DCT @ pixels @ _DCT.T  # (8, 8): only the frequencies the hash keeps
     bits = (low > np.median(low)).ravel()
     return int(np.sum(_WEIGHTS[bits], dtype=np.uint64))
+
+
+def image_info(decoded: Decoded) -> ImageInfo:
+    """What the store keeps of a decoded photo: full size, format, perceptual hash."""
+    return ImageInfo(decoded.width, decoded.height, decoded.format, perceptual_hash(decoded.image))
 
 
 _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)

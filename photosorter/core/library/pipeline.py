@@ -30,7 +30,7 @@ from photosorter.core.library.images import (
     stream_digest,
     to_model_input,
 )
-from photosorter.core.library.perceptual import perceptual_hash
+from photosorter.core.library.perceptual import image_info
 from photosorter.core.model.classifier import CategoryMatrix, classify
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.userfiles import NotRegularFileError
@@ -119,9 +119,7 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
             decoded = decode_photo(fh, min_side=spec.size)
             if _changed(os.fstat(fh.fileno()), st):  # the pixels may not match the hash
                 return _failed(path, "file changed while it was read")
-            img = decoded.image
-            info = ImageInfo(decoded.width, decoded.height, decoded.format, perceptual_hash(img))
-            return _Prepared(result, to_model_input(img, spec), info)
+            return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
     except FileNotFoundError:
         return _failed(path, "file vanished before it could be read")
     except NotRegularFileError as exc:  # a FIFO or device put there since the scan

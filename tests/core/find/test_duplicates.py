@@ -118,3 +118,28 @@ def test_threshold_to_bits() -> None:
     for bad in (1.5, 0.5):
         with pytest.raises(ValueError):
             max_bits(bad)
+
+
+def test_photos_indexed_before_hashes_were_stored_are_decoded_once(
+    tmp_path: Path, tiny_spec: str
+) -> None:
+    dupset = make_duplicate_set(tmp_path / "photos", scenes=1)
+    with Store(tmp_path / "s.db") as store:
+        batches = list(index_photos(list(scan([tmp_path / "photos"])), Engine(tiny_spec), store))
+        indexed = [r for b in batches for r in b.ok]
+        stored = store.get_image_info([r.key for r in indexed])
+        store.conn.execute("DELETE FROM image_info")  # as a store from before migration 4
+        gone = next(r for r in indexed if r.path == dupset.shots[0][1])
+        gone.path.unlink()
+        photos, rows, failed = photos_with_info(store, indexed)
+        assert [f.path for f in failed] == [gone.path] and "vanished" in failed[0].error
+        assert [indexed[i].path for i in rows] == [p.path for p in photos]
+        assert len(photos) == len(indexed) - 1
+        for p in photos:  # the same facts, give or take a bit of the hash (another scale)
+            before = stored[p.key]
+            assert (p.info.width, p.info.height, p.info.format) == (
+                before.width, before.height, before.format,
+            )  # fmt: skip
+            assert hamming(np.array([p.info.phash]), np.array([before.phash]))[0] <= 2
+        assert set(store.get_image_info([p.key for p in photos])) == {p.key for p in photos}
+    assert find_duplicates([], np.zeros((0, 0), np.float32)) == []

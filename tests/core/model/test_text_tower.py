@@ -36,9 +36,12 @@ def _strings() -> list[str]:
         "3.14159 2024-06-01 12:30 #hashtag @user https://example.com/a?b=c",
     ]
     texts += [f"a photo of {w}." for w in VOCABULARY]
+    ascii_ = [chr(i) for i in range(128)]  # incl. control codes, escapes, '&' entities
     for _ in range(600):
         n = rng.randint(1, 40)
         texts.append("".join(rng.choice(_ALPHABET) for _ in range(n)))
+        texts.append("".join(rng.choice(ascii_) for _ in range(n)))
+        texts.append(rng.choice(["&amp;", "&lt;3", "&#39;", "a\x1b[31mred", "\x7f"]) + texts[-1])
     return texts
 
 
