@@ -57,14 +57,14 @@ class ClipTokenizer:
 
         with gzip.open(vocab_path, "rt", encoding="utf-8") as fh:
             lines = fh.read().split("\n")
-        merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
+        merges = lines[1 : 49152 - 256 - 2 + 1]  # "first second", best first
         self._byte_encoder = _bytes_to_unicode()
         vocab = list(self._byte_encoder.values())
         vocab += [v + "</w>" for v in vocab]
-        vocab += ["".join(m) for m in merges]
+        vocab += [m.replace(" ", "") for m in merges]
         vocab += _SPECIAL
         self._encoder = {token: i for i, token in enumerate(vocab)}
-        self._ranks = {m: i for i, m in enumerate(merges)}
+        self._ranks = {m: i for i, m in enumerate(merges)}  # kept as text: no tuple per merge
         self._cache = {t: t for t in _SPECIAL}
         self._pattern = regex.compile(
             "|".join(_SPECIAL) + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
@@ -95,19 +95,19 @@ class ClipTokenizer:
             return self._cache[token]
         word = (*token[:-1], token[-1] + "</w>")
         while len(word) > 1:
-            pairs = set(itertools.pairwise(word))
+            pairs = {f"{a} {b}" for a, b in itertools.pairwise(word)}
             bigram = min(pairs, key=lambda p: self._ranks.get(p, float("inf")))
             if bigram not in self._ranks:
                 break
-            word = _merge(word, bigram)
+            first, second = bigram.split(" ")
+            word = _merge(word, first, second)
         joined = " ".join(word)
         self._cache[token] = joined
         return joined
 
 
-def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
-    """`word` with every adjacent occurrence of `pair` joined into one symbol."""
-    first, second = pair
+def _merge(word: tuple[str, ...], first: str, second: str) -> tuple[str, ...]:
+    """`word` with every adjacent (first, second) joined into one symbol."""
     out: list[str] = []
     i = 0
     while i < len(word):
