@@ -25,7 +25,11 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("terms", nargs="+", metavar="[QUERY] PATH", help="words, then folders")
     p.add_argument("--like", type=Path, metavar="PHOTO", help="photos that look like this one")
     p.add_argument(
-        "--limit", type=int, default=DEFAULT_LIMIT, help=f"at most N (default {DEFAULT_LIMIT})"
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most N (default {DEFAULT_LIMIT})",
     )
     p.add_argument("--json", action="store_true", help='JSON Lines: {"path": ..., "score": ...}')
     cli._add_model_options(p)
