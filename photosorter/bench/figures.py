@@ -264,7 +264,7 @@ def text_figure(spec: str, cfg: Config) -> dict:
     return {"ms_per_prompt": round(wall / len(prompts) * 1e3, 2), "prompts": len(prompts)}
 
 
-def _unit(n: int, dim: int, seed: int) -> np.ndarray:
+def unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.empty((n, dim), dtype=np.float32)
     for i in range(0, n, 100_000):  # chunked: no float64 temporaries of the whole array
@@ -279,12 +279,12 @@ def rescore_figures(cfg: Config) -> list[dict]:
     from photosorter.core.model.classifier import CategoryMatrix, classify
     from photosorter.core.model.engine import ScoringParams
 
-    prompts = _unit(CATEGORIES, 512, 1)
+    prompts = unit_vectors(CATEGORIES, 512, 1)
     matrix = CategoryMatrix(prompts, np.arange(CATEGORIES), tuple(f"c{i}" for i in range(20)))
     params = ScoringParams(100.0, None)
     out = []
     for n in cfg.rescore_n:
-        emb = _unit(n, 512, 2)
+        emb = unit_vectors(n, 512, 2)
         wall, _ = _timed_cpu(lambda e=emb: classify(e, matrix, params, 0.2, 0.05), cfg.reps)
         out.append({"n": n, "k": CATEGORIES, "seconds": round(wall, 4)})
         del emb
@@ -305,13 +305,16 @@ def rescore_examples_figure(cfg: Config) -> dict:
     from photosorter.core.model.vocabulary import VOCABULARY
 
     n, shots = (10_000 if cfg.quick else 100_000), 200
-    vocab = _unit(len(VOCABULARY), 512, 4)
+    vocab = unit_vectors(len(VOCABULARY), 512, 4)
     matrix = CategoryMatrix(
-        _unit(CATEGORIES, 512, 1), np.arange(CATEGORIES), tuple(f"c{i}" for i in range(20)), vocab
+        unit_vectors(CATEGORIES, 512, 1),
+        np.arange(CATEGORIES),
+        tuple(f"c{i}" for i in range(20)),
+        vocab,
     )
-    examples = Examples(_unit(shots, 512, 5), np.arange(shots) % CATEGORIES)
+    examples = Examples(unit_vectors(shots, 512, 5), np.arange(shots) % CATEGORIES)
     params = ScoringParams(100.0, None)
-    emb = _unit(n, 512, 2)
+    emb = unit_vectors(n, 512, 2)
     bounds_s, _ = _timed_cpu(lambda: vocabulary_bounds(emb, matrix), 1)
     bounds = vocabulary_bounds(emb, matrix)
 
@@ -336,7 +339,7 @@ def cache_load_figure(cfg: Config) -> dict:
     from photosorter.core.library.cache import Store
 
     n = 10_000 if cfg.quick else 100_000
-    emb = _unit(n, 512, 3)
+    emb = unit_vectors(n, 512, 3)
     keys = [f"{i:032x}" for i in range(n)]
     with tempfile.TemporaryDirectory(dir=cfg.workdir) as tmp, Store(Path(tmp) / "s.db") as store:
         start = time.perf_counter()

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from photosorter.cli.actions import add_undo_parser
+from photosorter.cli.duplicates import add_duplicates_parser
 from photosorter.cli.options import add_model_options
 from photosorter.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from photosorter.cli.search import add_search_parser
 from photosorter.cli.sort import add_sort_parser
 from photosorter.cli.watch import add_watch_parser
 from photosorter.core.errors import PhotoSorterError
 
-COMMANDS = ("gui", "sort", "undo", "watch", "models", "bench")
+COMMANDS = ("gui", "sort", "undo", "watch", "search", "duplicates", "models", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--categories", type=Path, metavar="FILE", help="categories TOML file")
     add_model_options(gui)
 
-    for add_parser in (add_sort_parser, add_undo_parser, add_watch_parser):
+    for add_parser in (
+        add_sort_parser, add_undo_parser, add_watch_parser, add_search_parser,
+        add_duplicates_parser,
+    ):  # fmt: skip
         add_parser(sub)
     sub.add_parser("models", help="list the open_clip models that can be downloaded")
 
@@ -145,8 +150,22 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return run_undo(args)
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from photosorter.cli.search import cmd_search as run_search
+
+    return run_search(args)
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from photosorter.cli.duplicates import cmd_duplicates as run_duplicates
+
+    return run_duplicates(args)
+
+
 COMMAND_FUNCS = {
     "watch": cmd_watch,
+    "search": cmd_search,
+    "duplicates": cmd_duplicates,
     "gui": cmd_gui,
     "sort": cmd_sort,
     "undo": cmd_undo,

@@ -133,8 +133,10 @@ def test_renamed_photo_is_recognised_not_reencoded(
     from photosorter.core.library import pipeline
 
     decoded: list[object] = []
-    real = pipeline.load_for_model
-    monkeypatch.setattr(pipeline, "load_for_model", lambda *a: decoded.append(a) or real(*a))
+    real = pipeline.decode_photo
+    monkeypatch.setattr(
+        pipeline, "decode_photo", lambda *a, **k: decoded.append(a) or real(*a, **k)
+    )
     code, records, _ = run_sort(capsys, *args)
     assert code == 0
     assert str(moved) in {r["path"] for r in records}

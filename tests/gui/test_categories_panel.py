@@ -46,7 +46,7 @@ def test_edits_rescore_from_memory_without_reading_images(
         raise AssertionError("a category edit must not read or index images")
 
     monkeypatch.setattr(workers, "index_photos", no_images)
-    monkeypatch.setattr("photosorter.core.library.pipeline.load_for_model", no_images)
+    monkeypatch.setattr("photosorter.core.library.pipeline.decode_photo", no_images)
 
     # Delete: instant (no new prompt), the category is gone, Uncategorized stays.
     panel.select("Yellow")

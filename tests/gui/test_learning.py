@@ -75,7 +75,7 @@ def test_a_drag_teaches_the_category_and_the_rest_resort_without_reading_images(
     before = placement(session)
     assert example_count(window, MADE_UP) == 0
     monkeypatch.setattr(workers, "index_photos", no_images)
-    monkeypatch.setattr("photosorter.core.library.pipeline.load_for_model", no_images)
+    monkeypatch.setattr("photosorter.core.library.pipeline.decode_photo", no_images)
 
     dragged = drag_yellow(window, 3)
 

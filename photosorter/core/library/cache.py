@@ -15,6 +15,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,33 @@ MIGRATIONS: list[str] = [
         AND ((o.action = 'copy' AND s.kind = 'copy') OR (o.action = 'tag' AND s.kind = 'sidecar'))
         ORDER BY s.id;
     """,
+    # 4: per content hash, what duplicate finding compares and ranks without a decode: the
+    # stored pixel size, the format and a 64-bit perceptual hash (stored as signed int64).
+    """
+    CREATE TABLE image_info (
+        hash TEXT PRIMARY KEY,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        phash INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What indexing learnt of a photo's content: size as stored, format, perceptual hash."""
+
+    width: int
+    height: int
+    format: str
+    phash: int  # unsigned 64-bit (photosorter.core.library.perceptual)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
 
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
@@ -135,6 +162,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+_U64 = (1 << 64) - 1
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit value as the signed integer SQLite stores."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _blob(vec: np.ndarray) -> bytes:
@@ -254,9 +289,43 @@ class Store:
                 [(h, model, _blob(v)) for h, v in items],
             )
 
+    def all_embeddings(self, model: str) -> tuple[list[str], np.ndarray]:
+        """Every (hash, embedding) of `model`: the hashes and an (N, D) float32 matrix."""
+        rows = self.conn.execute("SELECT hash, vec FROM embeddings WHERE model = ?", (model,))
+        hashes, blobs = [], []
+        for h, v in rows:
+            hashes.append(h)
+            blobs.append(v)
+        if not blobs:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        flat = np.frombuffer(b"".join(blobs), dtype=np.float32)
+        return hashes, flat.reshape(len(blobs), -1)
+
     def count_embeddings(self, model: str) -> int:
         row = self.conn.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,))
         return int(row.fetchone()[0])
+
+    # -- image facts (size, format, perceptual hash), per content hash ----------------------
+    def get_image_info(self, hashes: Sequence[str]) -> dict[str, ImageInfo]:
+        found: dict[str, ImageInfo] = {}
+        for i in range(0, len(hashes), _CHUNK):
+            chunk = hashes[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT hash, width, height, format, phash FROM image_info "
+                f"WHERE hash IN ({marks})",
+                chunk,
+            )
+            found.update((h, ImageInfo(w, ht, f, p & _U64)) for h, w, ht, f, p in rows)
+        return found
+
+    def put_image_info(self, items: Iterable[tuple[str, ImageInfo]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO image_info(hash, width, height, format, phash) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(h, i.width, i.height, i.format, _signed64(i.phash)) for h, i in items],
+            )
 
     # -- text embeddings ---------------------------------------------------------------
     def get_text_embeddings(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:

@@ -191,8 +191,24 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, os.stat_res
     return fh, st
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded photo: the upright RGB image (maybe scaled down), and the file's format and
+    full pixel size (upright), which draft mode does not show in the image."""
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+
+
 def decode(source: ImageSource, min_side: int | None = None) -> Image.Image:
     """Decode to an upright RGB image; JPEGs decode at the smallest DCT scale >= min_side."""
+    return decode_photo(source, min_side).image
+
+
+def decode_photo(source: ImageSource, min_side: int | None = None) -> Decoded:
+    """`decode`, also telling the photo's format and full size (for free: no second open)."""
     size = (min_side, min_side) if min_side else None
     return _decode(source, lambda _w, _h: size)
 
@@ -209,7 +225,7 @@ def thumbnail(source: ImageSource, max_side: int) -> Image.Image:
             return None
         return max(1, math.ceil(w * scale * gap)), max(1, math.ceil(h * scale * gap))
 
-    img = _decode(source, draft_size)
+    img = _decode(source, draft_size).image
     try:
         img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=gap)
     except _DECODE_ERRORS as exc:  # already loaded; only a resampling failure could land here
@@ -257,7 +273,7 @@ def load_for_model(source: ImageSource, spec: PreprocessSpec) -> np.ndarray:
 # --- internals -------------------------------------------------------------------------
 
 
-def _decode(source: ImageSource, draft_size: _DraftSize) -> Image.Image:
+def _decode(source: ImageSource, draft_size: _DraftSize) -> Decoded:
     """Open, size-check, draft (JPEG), load, orient and convert one image to RGB."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         check_header(bytes(source[:HEADER_BYTES]), len(source))
@@ -276,7 +292,7 @@ def _decode(source: ImageSource, draft_size: _DraftSize) -> Image.Image:
         return _decode_stream(fp, draft_size)
 
 
-def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Image.Image:
+def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
     try:
         img = Image.open(fp, formats=_formats())
     except UnidentifiedImageError as exc:
@@ -301,10 +317,13 @@ def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Image.Image:
             raise ImageError(f"image too large to decode: {w} x {h} pixels") from exc
         except _DECODE_ERRORS as exc:
             raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+        stored, fmt = img.size, img.format or ""
         with contextlib.suppress(Exception):  # a broken EXIF block must not lose the photo
             ImageOps.exif_transpose(img, in_place=True)
+        if img.size != stored:  # turned a quarter: so is the full size
+            w, h = h, w
         try:
-            return _to_rgb(img)
+            return Decoded(_to_rgb(img), w, h, fmt)
         except _DECODE_ERRORS as exc:
             raise ImageError(f"unsupported image mode {img.mode}") from exc
 

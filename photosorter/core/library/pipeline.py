@@ -22,13 +22,15 @@ import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.errors import ImageError
-from photosorter.core.library.cache import Store
+from photosorter.core.library.cache import ImageInfo, Store
 from photosorter.core.library.images import (
     PreprocessSpec,
-    load_for_model,
+    decode_photo,
     open_image_file,
     stream_digest,
+    to_model_input,
 )
+from photosorter.core.library.perceptual import image_info
 from photosorter.core.model.classifier import CategoryMatrix, classify
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.userfiles import NotRegularFileError
@@ -101,6 +103,7 @@ def scoring_params(engine: Engine, store: Store) -> ScoringParams:
 class _Prepared:
     result: PhotoResult
     pixels: np.ndarray | None = None  # None: an error, or the content is already embedded
+    info: ImageInfo | None = None  # with pixels: size, format, perceptual hash
 
 
 def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
@@ -113,10 +116,10 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
             if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
                 return _Prepared(result)
             fh.seek(0)
-            pixels = load_for_model(fh, spec)
+            decoded = decode_photo(fh, min_side=spec.size)
             if _changed(os.fstat(fh.fileno()), st):  # the pixels may not match the hash
                 return _failed(path, "file changed while it was read")
-            return _Prepared(result, pixels)
+            return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
     except FileNotFoundError:
         return _failed(path, "file vanished before it could be read")
     except NotRegularFileError as exc:  # a FIFO or device put there since the scan
@@ -204,15 +207,17 @@ def index_photos(
 
     def flush() -> IndexBatch:
         nonlocal done, cached, failed, n_pixels
-        fresh: dict[str, np.ndarray] = {}
+        fresh: dict[str, _Prepared] = {}
         for item in batch:
             if item.pixels is not None and item.result.key not in fresh:
-                fresh[item.result.key] = item.pixels  # type: ignore[index]
+                fresh[item.result.key] = item  # type: ignore[index]
         vectors: dict[str, np.ndarray] = {}
         if fresh:
-            encoded = engine.encode_images(np.stack(list(fresh.values())))
+            encoded = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
             vectors = dict(zip(fresh, encoded, strict=True))
-            store.put_embeddings(model, vectors.items())
+            with store.transaction():
+                store.put_embeddings(model, vectors.items())
+                store.put_image_info((k, p.info) for k, p in fresh.items())  # type: ignore[misc]
         results = [item.result for item in batch]
         reused = {r.key for r in results if r.key is not None and r.key not in vectors}
         if reused:

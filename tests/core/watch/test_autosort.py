@@ -186,16 +186,16 @@ def test_a_file_still_being_written_is_retried_not_reported(engine, tmp_path, mo
     slow = inbox / "slow.jpg"
     slow.write_bytes(half)  # the writer pauses here, longer than the settle time
     (inbox / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    decode = pipeline.load_for_model
+    decode = pipeline.decode_photo
 
-    def writer_resumes_while_we_decode(source, spec):  # source: the open photo
+    def writer_resumes_while_we_decode(source, *args, **kwargs):  # source: the open photo
         st = os.fstat(source.fileno())
         if st.st_ino == slow.stat().st_ino and st.st_size == len(half):
             with open(slow, "ab") as fh:
                 fh.write(data[len(half) :])
-        return decode(source, spec)
+        return decode(source, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "load_for_model", writer_resumes_while_we_decode)
+    monkeypatch.setattr(pipeline, "decode_photo", writer_resumes_while_we_decode)
     with Store(tmp_path / "store.sqlite3") as store:
         sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "tag", None, settle_s=0.2)
         watcher = sorter.watcher  # not started: no OS events, only what the test does

@@ -1,0 +1,266 @@
+"""Group photos that are the same picture: byte-identical, re-encoded, resized, converted,
+rotated by EXIF. Other shots of the same subject are not duplicates.
+
+Two photos are the same picture when their perceptual hashes differ in at most `max_bits`
+of 64 bits AND their CLIP embeddings agree (cosine >= `min_cosine`). Measured on
+tests/fixtures/duplicates.py: every duplicate kind differs in 0-2 bits, another shot
+(moved, reframed) in 10-30 bits, yet CLIP alone puts other shots at cosine 0.86-0.99, so
+the hash decides and CLIP guards against hash collisions of unrelated pictures (flat,
+dark, blank ones). Candidate pairs come from exact matches on bands of the hash
+(pigeonhole), never from comparing every pair; groups are the connected pairs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from photosorter.core.errors import ImageError
+from photosorter.core.library.cache import ImageInfo, Store
+from photosorter.core.library.images import decode_photo, open_image_file
+from photosorter.core.library.perceptual import BITS, hamming, image_info
+
+DEFAULT_THRESHOLD = 0.9  # hashes agree on >= 90% of their bits: at most 6 of 64 differ
+MIN_THRESHOLD = 0.75  # at most 16 bits: beyond, unrelated photos match and the search is slow
+MIN_COSINE = 0.9  # CLIP embeddings of one picture, re-encoded or resized: >= 0.97 measured
+_DECODE_SIDE = 224  # decode size for photos indexed before hashes were stored
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo as the store knows it: no decode is needed to compare or rank it."""
+
+    path: Path
+    key: str  # content hash
+    size: int  # file bytes
+    mtime_ns: int
+    info: ImageInfo
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Photos that are the same picture, `best` (the one to keep) first."""
+
+    photos: tuple[Photo, ...]
+
+    @property
+    def best(self) -> Photo:
+        return self.photos[0]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p.path for p in self.photos]
+
+
+def max_bits(threshold: float) -> int:
+    """How many of the 64 hash bits may differ at similarity `threshold` (0..1)."""
+    if not MIN_THRESHOLD <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between {MIN_THRESHOLD} and 1, got {threshold}")
+    return math.floor((1.0 - threshold) * BITS + 1e-9)
+
+
+def keep_order(photo: Photo) -> tuple:
+    """Sort key, best first: most pixels, then least compressed (most bytes per pixel: a
+    PNG before a JPEG of it, a high-quality JPEG before a low one), then oldest, then path."""
+    per_pixel = photo.size / max(photo.info.pixels, 1)
+    return (-photo.info.pixels, -per_pixel, photo.mtime_ns, str(photo.path))
+
+
+def find_duplicates(
+    photos: Sequence[Photo],
+    vectors: np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_cosine: float = MIN_COSINE,
+) -> list[DuplicateGroup]:
+    """Groups (of 2+) of `photos` that are the same picture; `vectors[i]` embeds photos[i].
+
+    Photos with one content hash are one picture; distinct contents are compared by
+    perceptual hash and embedding. Groups are ordered by their best photo's path.
+    """
+    first: dict[str, int] = {}  # content hash -> its first photo
+    for i, p in enumerate(photos):
+        first.setdefault(p.key, i)
+    row_of = {key: row for row, key in enumerate(first)}
+    hashes = np.array([photos[i].info.phash for i in first.values()], dtype=np.uint64)
+    unit = np.asarray(vectors, dtype=np.float32)[list(first.values())]
+    a, b = similar_pairs(hashes, unit, max_bits(threshold), min_cosine)
+    label = _components(len(first), a, b)
+    members: dict[int, list[Photo]] = {}
+    for p in photos:
+        members.setdefault(int(label[row_of[p.key]]), []).append(p)
+    groups = [
+        DuplicateGroup(tuple(sorted(dict.fromkeys(g), key=keep_order)))
+        for g in members.values()
+        if len({p.path for p in g}) > 1
+    ]
+    return sorted(groups, key=lambda g: str(g.best.path))
+
+
+def similar_pairs(
+    hashes: np.ndarray, vectors: np.ndarray, max_bits: int, min_cosine: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) whose hashes differ in <= max_bits and whose rows of `vectors`
+    (L2-normalised) have cosine >= min_cosine."""
+    a, b = _close_hashes(np.asarray(hashes, dtype=np.uint64), max_bits)
+    if len(a):
+        cos = np.einsum("ij,ij->i", vectors[a], vectors[b])
+        a, b = a[cos >= min_cosine], b[cos >= min_cosine]
+    return a, b
+
+
+def _close_hashes(hashes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unique pairs (i < j) of hashes that differ in <= k bits, without comparing all pairs.
+
+    Split into m bands, two hashes within k bits agree within k // m bits on at least one
+    band (pigeonhole). Per band, a table of where each value starts in the sorted band
+    lets each hash look up every value within k // m bits of its own; m is chosen to keep
+    lookups plus candidates fewest.
+    """
+    n = len(hashes)
+    found = []
+    start = 0
+    bands = _best_bands(n, k)
+    for width in bands:
+        shift = np.uint64(BITS - start - width)
+        values = ((hashes >> shift) & np.uint64((1 << width) - 1)).astype(np.int64)
+        start += width
+        order = np.argsort(values, kind="stable")
+        first = np.zeros((1 << width) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(values, minlength=1 << width), out=first[1:])
+        for flip in _flips(width, k // len(bands)):
+            wanted = values ^ flip
+            lo = first[wanted]
+            counts = first[wanted + 1] - lo
+            i = np.repeat(np.arange(n), counts)
+            offsets = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
+            j = order[np.repeat(lo, counts) + offsets]
+            keep = i < j
+            i, j = i[keep], j[keep]
+            keep = hamming(hashes[i], hashes[j]) <= k
+            found.append(i[keep] * n + j[keep])
+    pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    return pairs // max(n, 1), pairs % max(n, 1)
+
+
+_MAX_BAND = 24  # a band's start table has 2**width entries
+
+
+def _best_bands(n: int, k: int) -> list[int]:
+    """Band widths (summing to 64) that need the least work for n hashes and k bits."""
+
+    def widths(m: int) -> list[int]:
+        return [BITS // m + (1 if i < BITS % m else 0) for i in range(m)]
+
+    def cost(m: int) -> float:
+        r = k // m
+        total = 0.0
+        for w in widths(m):
+            probes = sum(math.comb(w, e) for e in range(r + 1))
+            total += probes * (n + n * n / 2.0**w) + 2.0**w
+        return total
+
+    fewest = -(-BITS // _MAX_BAND)
+    return widths(min(range(fewest, max(fewest, min(k + 1, 16)) + 1), key=cost))
+
+
+def _flips(width: int, r: int):
+    """Every mask of `width` bits with at most r bits set (0 first)."""
+    for e in range(r + 1):
+        for bits in itertools.combinations(range(width), e):
+            yield sum(1 << b for b in bits)
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected-component label per node of the graph with edges (a[i], b[i])."""
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):  # only pairs that matched: few
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    return np.array([root(x) for x in range(n)], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A photo whose size and perceptual hash could not be learnt."""
+
+    path: Path
+    error: str
+
+
+class Indexed(Protocol):
+    """A photo indexed into the store (photosorter.core.library.pipeline.PhotoResult)."""
+
+    path: Path
+    key: str | None
+    size: int
+    mtime_ns: int
+
+
+def photos_with_info(
+    store: Store, indexed: Sequence[Indexed], workers: int | None = None
+) -> tuple[list[Photo], list[int], list[Failed]]:
+    """`indexed` photos with their stored size, format and perceptual hash, and the rows of
+    `indexed` they come from. Photos indexed before these were stored are decoded once now
+    (and stored); those that cannot be are returned as failures."""
+    keys = [r.key for r in indexed if r.key is not None]
+    known = store.get_image_info(keys)
+    todo = {r.key: r.path for r in indexed if r.key is not None and r.key not in known}
+    found, errors = _decode_info(todo, workers)
+    store.put_image_info(found.items())
+    known.update(found)
+    photos, rows, failed = [], [], []
+    for row, r in enumerate(indexed):
+        if r.key in known:
+            photos.append(Photo(r.path, r.key, r.size, r.mtime_ns, known[r.key]))
+            rows.append(row)
+        elif r.key in errors:
+            failed.append(Failed(r.path, errors[r.key]))
+    return photos, rows, failed
+
+
+def _decode_info(
+    todo: dict[str, Path], workers: int | None
+) -> tuple[dict[str, ImageInfo], dict[str, str]]:
+    """Size, format and perceptual hash of each photo, by key; or why it failed."""
+
+    def one(path: Path) -> ImageInfo | str:
+        try:
+            fh, _ = open_image_file(path)
+            with fh:
+                decoded = decode_photo(fh, min_side=_DECODE_SIDE)
+        except ImageError as exc:
+            return str(exc)
+        except FileNotFoundError:
+            return "file vanished before it could be read"
+        except OSError as exc:
+            return f"cannot read file: {exc.strerror or exc}"
+        return image_info(decoded)
+
+    found: dict[str, ImageInfo] = {}
+    errors: dict[str, str] = {}
+    if not todo:
+        return found, errors
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        for key, result in zip(todo, pool.map(one, todo.values()), strict=True):
+            if isinstance(result, str):
+                errors[key] = result
+            else:
+                found[key] = result
+    return found, errors
