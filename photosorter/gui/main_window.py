@@ -52,7 +52,12 @@ from photosorter.gui.photo_model import (
 )
 from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.session import BusyState, Counts, Notice, Session
-from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel, WatchToggled
+from photosorter.gui.sources_panel import (
+    FolderChosen,
+    SourceRemoved,
+    SourcesPanel,
+    WatchToggled,
+)
 from photosorter.gui.watching import Watching
 from photosorter.gui.widgets import (
     BusyIndicator,
@@ -297,6 +302,7 @@ class MainWindow(QMainWindow):
         self.category_panel.examples_requested.connect(self.show_examples)
         self.sources_panel.remove_requested.connect(self._on_source_removed)
         self.sources_panel.watch_toggled.connect(self._on_watch_toggled)
+        self.sources_panel.folder_chosen.connect(self._on_folder_chosen)
         self.watching.state_changed.connect(self.watch_status.set_state)
         self.watch_status.badge_clicked.connect(self.watching.reset_count)
         self.sort_combo.currentIndexChanged.connect(
@@ -366,6 +372,9 @@ class MainWindow(QMainWindow):
         self.heading.setText(NEEDS_REVIEW if model.review else category or "All photos")
         n = model.rowCount()
         photos = f"{n:,} photo{'s' if n != 1 else ''}" if n or category else ""
+        if model.folder is not None:
+            where = self.tr("{photos} in {folder}")
+            photos = where.format(photos=photos or self.tr("No photos"), folder=model.folder.name)
         self.subheading.setText(f"{photos}, least sure first" if model.review and n else photos)
         if model.review:
             self.grid.empty_text = "Nothing to review: no photo was sorted by the model."
@@ -384,6 +393,11 @@ class MainWindow(QMainWindow):
         self.grid.set_show_category(event.name is None)
         self.session.model.set_category(event.name, review=event.review)
         self.sort_combo.setEnabled(not event.review)  # review has its own order
+        self._update_heading()
+
+    @Slot(FolderChosen)
+    def _on_folder_chosen(self, event: FolderChosen) -> None:
+        self.session.model.set_folder(event.path)
         self._update_heading()
 
     @Slot(PhotosDropped)

@@ -67,6 +67,8 @@ class PhotoModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self.category: str | None = None  # None: all photos
         self.review = False  # the "Needs review" view: least sure first, whatever the sort
+        self.folder: Path | None = None  # None: every folder; else only photos under it
+        self._in_folder: list[bool] = []  # per result row: under `folder`
         self.sort_mode = SortMode.CONFIDENCE
         self._order: list[int] = []
         self._sort_keys: list[tuple] = []
@@ -148,8 +150,18 @@ class PhotoModel(QAbstractListModel):
         self.category, self.review = (None if review else category), review
         self.refresh()
 
+    def set_folder(self, folder: Path | None) -> None:
+        """Show only the photos in `folder` (a source folder or single photo), with the
+        category chosen; None: every folder."""
+        self.folder = folder
+        self._in_folder = []
+        self.refresh()
+
     def _visible(self) -> np.ndarray:
-        return self.results.review_rows() if self.review else self.results.rows_in(self.category)
+        rows = self.results.review_rows() if self.review else self.results.rows_in(self.category)
+        if self.folder is None or not len(rows):
+            return rows
+        return rows[np.asarray(self._in_folder, dtype=np.bool_)[rows]]
 
     def set_sort(self, mode: SortMode) -> None:
         self.sort_mode = mode
@@ -157,7 +169,7 @@ class PhotoModel(QAbstractListModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._order, self._sort_keys, self._names = [], [], []
+        self._order, self._sort_keys, self._names, self._in_folder = [], [], [], []
         self.endResetModel()
 
     def refresh(self) -> None:
@@ -211,10 +223,17 @@ class PhotoModel(QAbstractListModel):
             self.dataChanged.emit(self.index(0), self.index(len(self._order) - 1))
 
     def _sync_names(self) -> None:
+        """Per-row facts for filtering and sorting, computed once for each new row."""
         paths = self.results.paths
         if len(self._names) > len(paths):
             self._names = []
+        if len(self._in_folder) > len(paths):
+            self._in_folder = []
         self._names.extend(p.name.lower() for p in paths[len(self._names) :])
+        folder = self.folder
+        if folder is not None:
+            new = paths[len(self._in_folder) :]
+            self._in_folder.extend(p.is_relative_to(folder) for p in new)
 
     def _keys(self, rows: np.ndarray) -> list[tuple]:
         """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
@@ -231,6 +250,9 @@ class PhotoModel(QAbstractListModel):
         changed = self.results.rename_paths(moved)
         for row in changed:
             self._names[row] = self.results.paths[row].name.lower()
-        if changed:
+        if changed and self.folder is not None:  # some may have left the folder shown
+            self._in_folder = []
+            self.refresh()
+        elif changed:
             self.rows_changed()
         return changed
