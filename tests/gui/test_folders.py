@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from photosorter.core.settings import load_settings
 from photosorter.gui.main_window import MainWindow
 from photosorter.gui.photo_model import PathRole
 from tests.gui.conftest import start_and_wait, write_photos
@@ -78,3 +79,86 @@ def test_removing_the_folder_shown_shows_every_folder(qtbot, make_window, tmp_pa
     qtbot.waitUntil(lambda: not window.session.running, timeout=60_000)
     assert window.session.model.folder is None
     assert shown(window) == set(home.iterdir())
+
+
+def test_moved_photos_stay_in_the_library_after_a_restart(qtbot, make_window, tmp_path) -> None:
+    """A moved photo is still in the library at its new place: the destination becomes a
+    folder of the library, so sorting again (as a restart does) finds every photo."""
+    photos, dest = tmp_path / "photos", tmp_path / "sorted"
+    write_photos(photos, 12)
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    session, actions = window.session, window.file_actions
+    before = window.session.model.rowCount()
+    actions.choose_destination = lambda _action: dest
+    actions.confirm = lambda _plan: True
+    with qtbot.waitSignal(actions.finished, timeout=60_000):
+        assert actions.run_action("move")
+    assert any(dest.rglob("*.jpg")), "nothing was moved"
+    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
+    assert dest in session.saved_sources
+    assert load_settings()[0].sources[-1].path == dest
+    assert window.sources_panel.row_of(dest) is not None
+    start_and_wait(qtbot, window)  # what a restart does: sort every folder again
+    assert window.session.model.rowCount() == before
+    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
+
+
+def test_the_plan_dialog_changes_the_destination(qtbot, make_window, tmp_path) -> None:
+    photos, first, second = tmp_path / "photos", tmp_path / "first", tmp_path / "second"
+    write_photos(photos, 8)
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    actions = window.file_actions
+    actions.choose_destination = lambda _action: first
+    asked: list[Path | None] = []
+    answers = iter([second, True])
+    actions.confirm = lambda plan: asked.append(plan.dest_root) or next(answers)
+    with qtbot.waitSignal(actions.finished, timeout=60_000):
+        assert actions.run_action("copy")
+    assert asked == [first, second]
+    assert not first.exists() and any(second.rglob("*.jpg"))
+    assert window.session.settings.destination == second  # the last one is remembered
+
+
+def test_the_plan_dialog_offers_another_destination(qtbot, monkeypatch, tmp_path) -> None:
+    from photosorter.gui import dialogs
+
+    monkeypatch.setattr(
+        dialogs.QFileDialog, "getExistingDirectory", lambda *_a: str(tmp_path / "other")
+    )
+    dialog = dialogs.PlanDialog(None, "move", [("/x/Red", 3)], 0, tmp_path / "sorted")
+    qtbot.addWidget(dialog)
+    dialog.change_button.click()
+    assert dialog.result() == dialogs.PlanDialog.CHANGE_DESTINATION
+    assert dialog.new_destination == tmp_path / "other"
+
+
+def test_the_destination_picker_opens_beside_the_photos(qtbot, make_window, monkeypatch, tmp_path):
+    from photosorter.gui import dialogs
+
+    photos = tmp_path / "albums" / "photos"
+    write_photos(photos, 2)
+    window = make_window(photos)
+    opened: list[str] = []
+    monkeypatch.setattr(
+        dialogs.QFileDialog, "getExistingDirectory", lambda _p, _t, start: opened.append(start)
+    )
+    assert window.file_actions.choose_destination("move") is None
+    assert opened == [str(tmp_path / "albums")]
+
+
+def test_ctrl_enter_in_the_description_presses_ok(qtbot) -> None:
+    from photosorter.gui.dialogs import CategoryDialog
+
+    dialog = CategoryDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.name.setText("Pets")
+    dialog.prompts.setFocus()
+    qtbot.keyClicks(dialog.prompts, "dog")
+    qtbot.keyClick(dialog.prompts, Qt.Key.Key_Return)  # a new line, not OK
+    assert dialog.isVisible()
+    qtbot.keyClick(dialog.prompts, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.category().prompts == ("dog",)
