@@ -65,6 +65,7 @@ from photosorter.gui.widgets import (
 from photosorter.gui.workers import JobFailed, JobFinished
 
 TITLE = "PhotoSorter"
+SMALL_WINDOW_HEIGHT = 700  # below this, the Problems panel starts as a one-line summary
 EMPTY_TEXT = "Drop a folder of photos here or use File > Add Folder…"
 
 
@@ -331,8 +332,8 @@ class MainWindow(QMainWindow):
         first = self.problems.isHidden()
         self.problems.add(problems)
         self.problems.show()
-        if first:  # a strip under the grid, not half the window
-            self.resizeDocks([self.problems], [130], Qt.Orientation.Vertical)
+        if first:  # a strip under the grid, not half the window; one line in a small one
+            self.problems.set_compact(self.height() < SMALL_WINDOW_HEIGHT)
 
     @Slot(JobFailed)
     def _on_bug(self, event: JobFailed) -> None:

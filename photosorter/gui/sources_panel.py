@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractItemModel,
     QEvent,
     QModelIndex,
     QObject,
@@ -52,6 +51,11 @@ WatchRole = Qt.ItemDataRole.UserRole + 2  # True / False; None: a single image, 
 EYE_WIDTH = 26  # the eye's column at the right of a row
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+_PRESS_RELEASE = (
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseButtonRelease,
+    QEvent.Type.MouseButtonDblClick,
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,7 @@ def eye_rect(row: QRect) -> QRect:
 
 
 class _SourceDelegate(QStyledItemDelegate):
-    """Draws a folder row with its watch eye; a click on the eye toggles watching."""
-
-    eye_clicked = Signal(Path)
+    """Draws a folder row with its watch eye (the panel handles clicks on it)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,30 +121,6 @@ class _SourceDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         self._icon(bool(watching), selected).paint(painter, eye_rect(option.rect))
 
-    def editorEvent(
-        self,
-        event: QEvent,
-        model: QAbstractItemModel,
-        option: QStyleOptionViewItem,
-        index: AnyIndex,
-    ) -> bool:
-        try:
-            if (
-                event.type() == QEvent.Type.MouseButtonRelease
-                and isinstance(event, QMouseEvent)
-                and event.button() == Qt.MouseButton.LeftButton
-                and index.data(WatchRole) is not None
-                and eye_rect(option.rect)
-                .adjusted(-4, -4, 4, 4)
-                .contains(event.position().toPoint())
-            ):
-                self.eye_clicked.emit(Path(index.data(PathRole)))
-                return True
-            return super().editorEvent(event, model, option, index)
-        except Exception:
-            log.exception("a click on a folder row")
-            return False
-
 
 class SourcesPanel(QWidget):
     """Lists the sources; sources given on the command line show in italics (this run only)."""
@@ -164,7 +142,6 @@ class SourcesPanel(QWidget):
         self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.list.setMouseTracking(True)
         self.delegate = _SourceDelegate(self.list)
-        self.delegate.eye_clicked.connect(self._on_eye_clicked)
         self.list.setItemDelegate(self.delegate)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._show_menu)
@@ -280,9 +257,27 @@ class SourcesPanel(QWidget):
             self.folder_chosen.emit(FolderChosen(path))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent):
-            item = self.list.itemAt(event.position().toPoint())
-            self._pressed_current = item is not None and item is self.list.currentItem()
+        """A click on a row's eye toggles watching (and neither selects nor filters);
+        remember whether a press is on the folder already shown (a second click)."""
+        kind = event.type()
+        if not isinstance(event, QMouseEvent) or kind not in _PRESS_RELEASE:
+            return super().eventFilter(watched, event)
+        try:
+            pos = event.position().toPoint()
+            item = self.list.itemAt(pos)
+            on_eye = (
+                item is not None
+                and item.data(WatchRole) is not None
+                and eye_rect(self.list.visualItemRect(item)).adjusted(-4, -4, 4, 4).contains(pos)
+            )
+            if on_eye and event.button() == Qt.MouseButton.LeftButton:
+                if kind == QEvent.Type.MouseButtonRelease:
+                    self._on_eye_clicked(Path(item.data(PathRole)))
+                return True
+            if kind == QEvent.Type.MouseButtonPress:
+                self._pressed_current = item is not None and item is self.list.currentItem()
+        except Exception:  # an exception must never escape a Qt virtual
+            log.exception("a click on a folder row")
         return super().eventFilter(watched, event)
 
     @Slot(QModelIndex)

@@ -58,6 +58,17 @@ def test_a_click_on_a_folder_filters_the_grid_and_a_second_click_clears_it(
     assert len(shown(window)) == 20
 
 
+def test_a_click_on_the_watch_eye_does_not_filter(qtbot, make_window, tmp_path: Path) -> None:
+    window, trip, _home = two_folders(qtbot, make_window, tmp_path)
+    window.watching.set_watch = lambda path, watch: True  # what the eye asks, not watching
+    toggled = []
+    window.sources_panel.watch_toggled.connect(toggled.append)
+    panel = window.sources_panel
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=panel.eye_position(trip))
+    assert [(t.path, t.watch) for t in toggled] == [(trip, True)]
+    assert window.session.model.folder is None and len(shown(window)) == 20
+
+
 def test_the_folder_filter_combines_with_the_category(qtbot, make_window, tmp_path: Path) -> None:
     window, trip, _home = two_folders(qtbot, make_window, tmp_path)
     click_row(qtbot, window, trip)
@@ -162,3 +173,32 @@ def test_ctrl_enter_in_the_description_presses_ok(qtbot) -> None:
     qtbot.keyClick(dialog.prompts, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.category().prompts == ("dog",)
+
+
+def test_problems_panel_is_one_line_in_a_small_window(qtbot, make_window, tmp_path) -> None:
+    from photosorter.gui.session import Problem
+
+    window = make_window()
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    problems = [Problem(tmp_path / f"bad{i}.jpg", "not an image file") for i in range(2)]
+    window.session.problems_added.emit(problems)
+    dock = window.problems
+    assert dock.isVisible() and dock.compact
+    assert dock.summary.text().startswith("2 file")  # (plural forms come with translations)
+    qtbot.waitUntil(lambda: dock.height() < 70, timeout=2_000)
+    dock.summary.click()
+    assert not dock.compact and dock.tree.isVisible()
+    qtbot.waitUntil(lambda: dock.height() > 100, timeout=2_000)
+
+
+def test_problems_panel_shows_the_list_in_a_large_window(qtbot, make_window, tmp_path) -> None:
+    from photosorter.gui.session import Problem
+
+    window = make_window()
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.session.problems_added.emit([Problem(tmp_path / "bad.jpg", "not an image file")])
+    assert not window.problems.compact and window.problems.tree.isVisible()
