@@ -35,6 +35,8 @@ FILE_NAME = "settings.toml"
 SENSITIVITY_MIN_FIT: dict[str, float] = {"low": 0.6, "normal": DEFAULT_MIN_FIT, "high": 0.8}
 OVERRIDABLE: tuple[str, ...] = ("model", "device", "backend")  # by the command line
 MODEL_ENV = "PHOTOSORTER_MODEL"  # a model for every command, unless --model names another
+SORTS: tuple[str, ...] = ("confidence", "date-taken", "file-date", "name", "size")
+THUMBNAIL_SIZES = (80, 400)  # the grid's smallest and largest tile, in logical pixels
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Settings:
     sources: tuple[Source, ...] = ()
     categories_file: Path | None = None
     watch_polling: bool = False  # watch by polling: network drives, no inotify limit
+    sort: str = "confidence"  # the grid's order (one of SORTS)
+    sort_descending: bool = True  # largest (most confident, newest, Z) first
+    thumbnail_size: int = 160  # the grid's tile side, within THUMBNAIL_SIZES
     # Keys this version does not know, kept so a newer version's settings survive a save.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -99,6 +104,9 @@ class Settings:
             threshold=self.threshold,
             action=self.action,
             watch_polling=self.watch_polling,
+            sort=self.sort,
+            sort_descending=self.sort_descending,
+            thumbnail_size=self.thumbnail_size,
         )
         if self.destination is not None:
             data["destination"] = str(self.destination)
@@ -192,7 +200,7 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
     else:
         bad("model", model, "a model name")
     choices = (("device", DEVICES), ("backend", BACKENDS), ("action", ACTIONS),
-               ("sensitivity", tuple(SENSITIVITY_MIN_FIT)))  # fmt: skip
+               ("sensitivity", tuple(SENSITIVITY_MIN_FIT)), ("sort", SORTS))  # fmt: skip
     for key, allowed in choices:
         choice = data.get(key, getattr(defaults, key))
         if choice in allowed:
@@ -209,11 +217,18 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["threshold"] = float(threshold)
     else:
         bad("threshold", threshold, "a number from 0 to 1")
-    polling = data.get("watch_polling", defaults.watch_polling)
-    if isinstance(polling, bool):
-        values["watch_polling"] = polling
+    for key in ("watch_polling", "sort_descending"):
+        flag = data.get(key, getattr(defaults, key))
+        if isinstance(flag, bool):
+            values[key] = flag
+        else:
+            bad(key, flag, "true or false")
+    side = data.get("thumbnail_size", defaults.thumbnail_size)
+    low, high = THUMBNAIL_SIZES
+    if isinstance(side, int) and not isinstance(side, bool) and low <= side <= high:
+        values["thumbnail_size"] = side
     else:
-        bad("watch_polling", polling, "true or false")
+        bad("thumbnail_size", side, f"a whole number from {low} to {high}")
     for key in ("destination", "categories_file"):
         value = data.get(key)
         if value is None:
@@ -224,7 +239,8 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
             bad(key, value, "a path")
     values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
     known = {"model", "device", "backend", "sensitivity", "threshold", "action", "destination",
-             "categories_file", "sources", "watch_polling"}  # fmt: skip
+             "categories_file", "sources", "watch_polling", "sort", "sort_descending",
+             "thumbnail_size"}  # fmt: skip
     extra = {k: v for k, v in data.items() if k not in known}
     return Settings(**values, extra=extra), warnings
 

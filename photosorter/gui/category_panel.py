@@ -146,6 +146,7 @@ class _Delegate(QStyledItemDelegate):
             below = QRect(inner.x(), inner.bottom() - 4, inner.width(), fm.height())
             label = f"{examples} example{'s' if examples != 1 else ''}"
             painter.drawText(below, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, label)
+        icons.paint_focus(painter, option)
         painter.restore()
 
 

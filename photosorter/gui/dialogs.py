@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import (
     QT_TRANSLATE_NOOP,
     QCoreApplication,
+    QEvent,
     QObject,
     QRunnable,
     Qt,
@@ -15,6 +16,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -124,12 +126,26 @@ class CategoryDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.prompts.installEventFilter(self)  # Ctrl+Enter there presses OK
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(help_text)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         self.resize(440, 320)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the descriptions presses OK (Enter alone starts a new line)."""
+        if (
+            watched is self.prompts
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
 
     def category(self) -> Category:
         lines = [p.strip() for p in self.prompts.toPlainText().splitlines() if p.strip()]
@@ -392,8 +408,21 @@ def _row(main: QWidget, button: QPushButton) -> QHBoxLayout:
     return row
 
 
+def pick_folder(parent: QWidget | None, title: str, start: Path | None) -> Path | None:
+    """A folder picker opening at `start` (or its nearest existing parent)."""
+    while start is not None and not start.is_dir() and start.parent != start:
+        start = start.parent
+    folder = QFileDialog.getExistingDirectory(parent, title, str(start or Path.home()))
+    return Path(folder) if folder else None
+
+
 class PlanDialog(QDialog):
-    """What a move / copy / tag will do: how many photos go where; OK carries it out."""
+    """What a move / copy / tag will do: how many photos go where; OK carries it out.
+
+    With a `destination`, "Change…" picks another one: the dialog then ends with
+    CHANGE_DESTINATION and `new_destination` set, for the caller to plan again."""
+
+    CHANGE_DESTINATION = 2
 
     def __init__(
         self,
@@ -401,8 +430,11 @@ class PlanDialog(QDialog):
         action: str,
         summary: list[tuple[str, int]],
         left: int,
+        destination: Path | None = None,
     ) -> None:
         super().__init__(parent)
+        self.destination = destination
+        self.new_destination: Path | None = None
         total = sum(n for _, n in summary)
         verb = {"move": "Move", "copy": "Copy", "tag": "Tag"}[action]
         self.setWindowTitle(ACTION_LABELS[action])
@@ -448,8 +480,28 @@ class PlanDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        if destination is not None:
+            layout.addLayout(self._destination_row(destination))
         layout.addWidget(intro)
         layout.addWidget(table, 1)
         layout.addWidget(note)
         layout.addWidget(buttons)
         self.resize(560, 360)
+
+    def _destination_row(self, destination: Path) -> QHBoxLayout:
+        label = QLabel(self.tr("Destination: {folder}").format(folder=destination))
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setToolTip(str(destination))
+        self.change_button = QPushButton(self.tr("Change…"))
+        self.change_button.setAutoDefault(False)
+        self.change_button.clicked.connect(self.change_destination)
+        row = QHBoxLayout()
+        row.addWidget(label, 1)
+        row.addWidget(self.change_button)
+        return row
+
+    def change_destination(self) -> None:
+        folder = pick_folder(self, self.tr("Choose the destination folder"), self.destination)
+        if folder is not None and folder != self.destination:
+            self.new_destination = folder
+            self.done(self.CHANGE_DESTINATION)

@@ -10,7 +10,17 @@ import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
 _THEME = {
     "add": "list-add",
@@ -191,3 +201,16 @@ def icon(name: str) -> QIcon:
         return QIcon.fromTheme(themed)
     colour = QGuiApplication.palette().windowText().color()
     return _drawn(name, colour)
+
+
+def paint_focus(painter: QPainter, option: QStyleOptionViewItem) -> None:
+    """A visible keyboard-focus frame round a list row (Fusion and others draw none)."""
+    if not option.state & QStyle.StateFlag.State_HasFocus:
+        return
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = option.palette.color(QPalette.ColorRole.Highlight)
+    painter.setPen(QPen(colour.darker(140), 1.5, Qt.PenStyle.DashLine))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRoundedRect(QRectF(option.rect).adjusted(2, 2, -2, -2), 4, 4)
+    painter.restore()

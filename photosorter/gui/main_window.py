@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Slot
 from PySide6.QtGui import (
     QAction,
-    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
@@ -18,7 +17,6 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -45,14 +43,17 @@ from photosorter.gui.category_panel import (
 from photosorter.gui.dialogs import SettingsDialog
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.grid_actions import GridActions
+from photosorter.gui.grid_controls import GridControls
 from photosorter.gui.operations import FileActions, OperationDone
-from photosorter.gui.photo_model import (
-    PHOTO_KEYS_MIME,
-    SortMode,
-)
+from photosorter.gui.photo_model import PHOTO_KEYS_MIME
 from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.session import BusyState, Counts, Notice, Session
-from photosorter.gui.sources_panel import SourceRemoved, SourcesPanel, WatchToggled
+from photosorter.gui.sources_panel import (
+    FolderChosen,
+    SourceRemoved,
+    SourcesPanel,
+    WatchToggled,
+)
 from photosorter.gui.texts import plural
 from photosorter.gui.undo import FileOperation
 from photosorter.gui.watching import Watching
@@ -66,6 +67,7 @@ from photosorter.gui.widgets import (
 from photosorter.gui.workers import JobFailed, JobFinished
 
 TITLE = "PhotoSorter"
+SMALL_WINDOW_HEIGHT = 700  # below this, the Problems panel starts as a one-line summary
 EMPTY_TEXT = "Drop a folder of photos here or use File > Add Folder…"
 
 
@@ -158,15 +160,6 @@ class MainWindow(QMainWindow):
         self.tag_action.setIconText("Write Tags")
         self.add_folder_action.setIconText("Add Folder")
         self.undo_action.setIconText("Undo")
-        self.sort_group = QActionGroup(self)
-        self.sort_actions: dict[SortMode, QAction] = {}
-        for mode, text in ((SortMode.CONFIDENCE, "Sort by Confidence"),
-                           (SortMode.NAME, "Sort by Name")):  # fmt: skip
-            action = QAction(text, self, checkable=True)
-            action.triggered.connect(lambda _c=False, m=mode: self.set_sort(m))
-            self.sort_group.addAction(action)
-            self.sort_actions[mode] = action
-        self.sort_actions[SortMode.CONFIDENCE].setChecked(True)
 
     def _make_layout(self) -> None:
         self.grid = PhotoGridView(self)
@@ -174,6 +167,7 @@ class MainWindow(QMainWindow):
         self.grid.setModel(self.session.model)
         self.session.thumbnails.thumbnail_ready.connect(self.grid.thumbnail_arrived)
         self.grid_actions = GridActions(self.session, self.grid, self)
+        self.grid_controls = GridControls(self.session, self.grid, self)
         self.message_bar = MessageBar(self)
         self.heading = QLabel()
         font = QFont(self.heading.font())
@@ -182,16 +176,16 @@ class MainWindow(QMainWindow):
         self.heading.setFont(font)
         self.subheading = QLabel()
         self.subheading.setForegroundRole(self.subheading.foregroundRole())
-        self.sort_combo = QComboBox()
-        self.sort_combo.addItem("Confidence", SortMode.CONFIDENCE)
-        self.sort_combo.addItem("Name", SortMode.NAME)
         header = QHBoxLayout()
         header.setContentsMargins(12, 10, 12, 4)
         header.setSpacing(10)
         header.addWidget(self.heading)
         header.addWidget(self.subheading, 1)
-        header.addWidget(QLabel("Sort by:"))
-        header.addWidget(self.sort_combo)
+        header.addWidget(QLabel(self.tr("Sort by:")))
+        header.addWidget(self.grid_controls.sort_combo)
+        header.addWidget(self.grid_controls.direction_button)
+        header.addSpacing(8)
+        header.addWidget(self.grid_controls.zoom_slider)
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
@@ -266,7 +260,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.settings_action)
         view_menu = bar.addMenu("&View")
-        view_menu.addActions(list(self.sort_actions.values()))
+        view_menu.addActions(self.grid_controls.actions)
         view_menu.addSeparator()
         view_menu.addAction(self.problems.toggleViewAction())
         panel = self.category_panel
@@ -307,11 +301,9 @@ class MainWindow(QMainWindow):
         self.category_panel.examples_requested.connect(self.show_examples)
         self.sources_panel.remove_requested.connect(self._on_source_removed)
         self.sources_panel.watch_toggled.connect(self._on_watch_toggled)
+        self.sources_panel.folder_chosen.connect(self._on_folder_chosen)
         self.watching.state_changed.connect(self.watch_status.set_state)
         self.watch_status.badge_clicked.connect(self.watching.reset_count)
-        self.sort_combo.currentIndexChanged.connect(
-            lambda _i: self.set_sort(self.sort_combo.currentData())
-        )
 
     # -- session -> widgets -------------------------------------------------------------------
     @Slot(BusyState)
@@ -369,8 +361,8 @@ class MainWindow(QMainWindow):
         first = self.problems.isHidden()
         self.problems.add(problems)
         self.problems.show()
-        if first:  # a strip under the grid, not half the window
-            self.resizeDocks([self.problems], [130], Qt.Orientation.Vertical)
+        if first:  # a strip under the grid, not half the window; one line in a small one
+            self.problems.set_compact(self.height() < SMALL_WINDOW_HEIGHT)
 
     @Slot(JobFailed)
     def _on_bug(self, event: JobFailed) -> None:
@@ -395,6 +387,9 @@ class MainWindow(QMainWindow):
         self.heading.setText(NEEDS_REVIEW if model.review else category or "All photos")
         n = model.rowCount()
         photos = plural("MainWindow", "%n photo(s)", n) if n or category else ""
+        if model.folder is not None:
+            where = self.tr("{photos} in {folder}")
+            photos = where.format(photos=photos or self.tr("No photos"), folder=model.folder.name)
         self.subheading.setText(f"{photos}, least sure first" if model.review and n else photos)
         if model.review:
             self.grid.empty_text = "Nothing to review: no photo was sorted by the model."
@@ -412,7 +407,12 @@ class MainWindow(QMainWindow):
     def _on_category_selected(self, event: CategorySelected) -> None:
         self.grid.set_show_category(event.name is None)
         self.session.model.set_category(event.name, review=event.review)
-        self.sort_combo.setEnabled(not event.review)  # review has its own order
+        self.grid_controls.set_enabled(not event.review)  # review has its own order
+        self._update_heading()
+
+    @Slot(FolderChosen)
+    def _on_folder_chosen(self, event: FolderChosen) -> None:
+        self.session.model.set_folder(event.path)
         self._update_heading()
 
     @Slot(PhotosDropped)
@@ -429,13 +429,6 @@ class MainWindow(QMainWindow):
     def _on_watch_toggled(self, event: WatchToggled) -> None:
         if not self.watching.set_watch(event.path, event.watch):
             self.sources_panel.update_actions()  # the destination was not chosen: still off
-
-    def set_sort(self, mode: SortMode) -> None:
-        self.sort_actions[mode].setChecked(True)
-        self.sort_combo.blockSignals(True)
-        self.sort_combo.setCurrentIndex(self.sort_combo.findData(mode))
-        self.sort_combo.blockSignals(False)
-        self.session.model.set_sort(mode)
 
     def cancel(self) -> None:
         self.session.cancel()

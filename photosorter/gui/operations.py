@@ -1,7 +1,9 @@
 """Move / copy / tag and undo, from the GUI: plan, confirm, run off the GUI thread.
 
 `confirm` and `choose_destination` are plain callables so tests (and scripts) can answer
-the dialogs; by default they show the plan dialog and a folder picker. `will_write` hears
+the dialogs; by default they show the plan dialog and a folder picker. `confirm` answers
+True (go), False (cancel) or another destination folder (plan again with it); the last
+destination chosen is remembered in the settings. `will_write` hears
 of every file an operation is about to write, so watched folders can ignore them.
 """
 
@@ -12,14 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from photosorter.core.errors import PhotoSorterError
 from photosorter.core.files import fileops
 from photosorter.core.files.journal import undo_targets
 from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.watch.autosort import own_writes
-from photosorter.gui.dialogs import PlanDialog
+from photosorter.gui.dialogs import PlanDialog, pick_folder
 from photosorter.gui.session import BusyState, Notice, Problem, Session
 from photosorter.gui.texts import plural
 from photosorter.gui.undo import FileJob, FileOperation, action_name
@@ -71,7 +73,7 @@ class FileActions(QObject):
         super().__init__()
         self.session = session
         self.window = window
-        self.confirm: Callable[[fileops.Plan], bool] = self._confirm_with_dialog
+        self.confirm: Callable[[fileops.Plan], bool | Path] = self._confirm_with_dialog
         self.choose_destination: Callable[[str], Path | None] = self._ask_destination
         self.will_write: Callable[[list[Path]], None] = lambda _paths: None
         self.worker = TaskWorker()
@@ -85,6 +87,7 @@ class FileActions(QObject):
         self._auto = False
         self._job: FileJob | None = None  # the user's operation running, for the undo stack
         self._command: FileOperation | None = None  # the stack's command being undone/redone
+        self._dest_root: Path | None = None  # where the running move puts photos
 
     @property
     def busy(self) -> bool:
@@ -105,20 +108,29 @@ class FileActions(QObject):
             dest = session.settings.destination or self.choose_destination(action)
             if dest is None:
                 return False
-            if session.settings.destination is None:  # remember the first choice
-                session.update_settings(replace(session.settings, destination=dest), False)
-        try:
-            plan = self._plan(items, action, dest)
-        except PhotoSorterError as exc:
-            session.notice.emit(Notice(str(exc), "error"))
-            return False
-        if not plan.steps:
-            session.notice.emit(Notice("Nothing to do: every photo is already in place.", "info"))
-            return False
-        if not self.confirm(plan):
-            return False
-        self._apply(plan, job=FileJob(action, tuple(items), dest))
-        return True
+        while True:
+            self._remember_destination(dest)
+            try:
+                plan = self._plan(items, action, dest)
+            except PhotoSorterError as exc:
+                session.notice.emit(Notice(str(exc), "error"))
+                return False
+            if not plan.steps:
+                text = "Nothing to do: every photo is already in place."
+                session.notice.emit(Notice(text, "info"))
+                return False
+            answer = self.confirm(plan)
+            if isinstance(answer, Path):  # another destination: plan again
+                dest = answer
+                continue
+            if answer:
+                self._apply(plan, job=FileJob(action, tuple(items), dest))
+            return bool(answer)
+
+    def _remember_destination(self, dest: Path | None) -> None:
+        settings = self.session.settings
+        if dest is not None and dest != settings.destination:
+            self.session.update_settings(replace(settings, destination=dest), restart=False)
 
     def apply_automatically(
         self, items: list[tuple[Path, str]], action: str, dest: Path | None
@@ -145,6 +157,7 @@ class FileActions(QObject):
     def _apply(self, plan: fileops.Plan, auto: bool = False, job: FileJob | None = None) -> None:
         store = self.session.store
         self._job = job
+        self._dest_root = plan.dest_root if plan.action == "move" else None
         self.will_write(own_writes(plan))
         self._start(
             plan.action,
@@ -236,16 +249,24 @@ class FileActions(QObject):
         self.worker.start(request)
 
     # -- dialogs (replaceable) ---------------------------------------------------------------
-    def _confirm_with_dialog(self, plan: fileops.Plan) -> bool:
-        dialog = PlanDialog(self.window, plan.action, plan.summary(), len(plan.left))
-        return bool(dialog.exec())
+    def _confirm_with_dialog(self, plan: fileops.Plan) -> bool | Path:
+        dialog = PlanDialog(
+            self.window, plan.action, plan.summary(), len(plan.left), plan.dest_root
+        )
+        answer = dialog.exec()
+        if answer == PlanDialog.CHANGE_DESTINATION:
+            return dialog.new_destination or False
+        return bool(answer)
 
     def _ask_destination(self, action: str) -> Path | None:
-        verb = "move" if action == "move" else "copy"
-        folder = QFileDialog.getExistingDirectory(
-            self.window, f"Choose where to {verb} the category folders"
+        """A folder picker opening beside the photos (the first folder's parent)."""
+        title = (
+            self.tr("Choose where to move the category folders")
+            if action == "move"
+            else self.tr("Choose where to copy the category folders")
         )
-        return Path(folder) if folder else None
+        roots = self.session.roots()
+        return pick_folder(self.window, title, roots[0].parent if roots else None)
 
     # -- results -----------------------------------------------------------------------------
     @Slot(JobProgress)
@@ -269,6 +290,8 @@ class FileActions(QObject):
             self._record(result, done.done)
         if done.moved:
             self.session.moved(done.moved)
+            if event.kind == "move" and self._dest_root is not None:
+                self.session.keep_in_library(self._dest_root)
         if done.problems:
             self.session.problems_added.emit(list(done.problems))
         self.can_undo_changed.emit(True)

@@ -21,9 +21,11 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    Slot,
 )
 
 from photosorter.core.categories import UNCATEGORIZED
+from photosorter.gui.photo_dates import DateReader, DatesRead
 from photosorter.gui.results import ResultSet
 from photosorter.gui.thumbnails import ThumbnailLoader
 
@@ -44,7 +46,15 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 class SortMode(Enum):
     CONFIDENCE = "confidence"
+    DATE_TAKEN = "date-taken"  # EXIF DateTimeOriginal; the file date when there is none
+    FILE_DATE = "file-date"
     NAME = "name"
+    SIZE = "size"
+
+    @property
+    def descending_first(self) -> bool:
+        """The usual direction: most confident first; oldest, A to Z, smallest first."""
+        return self is SortMode.CONFIDENCE
 
 
 def keys_from_mime(mime: QMimeData) -> list[str]:
@@ -67,7 +77,14 @@ class PhotoModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self.category: str | None = None  # None: all photos
         self.review = False  # the "Needs review" view: least sure first, whatever the sort
+        self.folder: Path | None = None  # None: every folder; else only photos under it
+        self._in_folder: list[bool] = []  # per result row: under `folder`
         self.sort_mode = SortMode.CONFIDENCE
+        self.descending = True
+        self.dates = DateReader(self)
+        self.dates.dates_read.connect(self._on_dates)
+        self._taken = np.zeros(0)  # per result row: date taken (NaN: none, or not read yet)
+        self._dates_asked = 0  # result rows whose date taken was asked for
         self._order: list[int] = []
         self._sort_keys: list[tuple] = []
         self._names: list[str] = []  # lower-cased file names per result row, for sorting
@@ -148,28 +165,44 @@ class PhotoModel(QAbstractListModel):
         self.category, self.review = (None if review else category), review
         self.refresh()
 
-    def _visible(self) -> np.ndarray:
-        return self.results.review_rows() if self.review else self.results.rows_in(self.category)
+    def set_folder(self, folder: Path | None) -> None:
+        """Show only the photos in `folder` (a source folder or single photo), with the
+        category chosen; None: every folder."""
+        self.folder = folder
+        self._in_folder = []
+        self.refresh()
 
-    def set_sort(self, mode: SortMode) -> None:
+    def _visible(self) -> np.ndarray:
+        rows = self.results.review_rows() if self.review else self.results.rows_in(self.category)
+        if self.folder is None or not len(rows):
+            return rows
+        return rows[np.asarray(self._in_folder, dtype=np.bool_)[rows]]
+
+    def set_sort(self, mode: SortMode, descending: bool | None = None) -> None:
+        """Sort by `mode`, largest first when `descending` (None: the mode's usual way)."""
         self.sort_mode = mode
+        self.descending = mode.descending_first if descending is None else descending
         self.refresh()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._order, self._sort_keys, self._names = [], [], []
+        self._order, self._sort_keys, self._names, self._in_folder = [], [], [], []
+        self._taken, self._dates_asked = np.zeros(0), 0
+        self.dates.reset()
         self.endResetModel()
 
     def refresh(self) -> None:
         """Recompute which rows show and in what order (after a re-score or a filter change)."""
-        self._sync_names()
+        self._sync_rows()
         order = rows = self._visible()  # review: already least sure first
         if len(rows) and not self.review:
             names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
-            if self.sort_mode is SortMode.NAME:
+            primary = self._primary(rows)
+            if primary is None:  # by name
                 order = rows[np.lexsort((rows, names))]
+                order = order[::-1] if self.descending else order
             else:
-                order = rows[np.lexsort((rows, names, -self.results.scores[rows]))]
+                order = rows[np.lexsort((rows, names, primary))]
         self.beginResetModel()
         self._order = order.tolist()
         self._sort_keys = self._keys(order)
@@ -177,21 +210,59 @@ class PhotoModel(QAbstractListModel):
 
     def rows_added(self, rows: range) -> None:
         """New result rows: insert the visible ones where the sort order puts them."""
-        self._sync_names()
+        self._sync_rows()
         wanted = set(self._visible().tolist())
         new = [r for r in rows if r in wanted]
         if not new:
             return
-        if not self._order or len(new) > _BULK:
+        if not self._order or len(new) > _BULK or not self._keys_ascend:
             self.refresh()
             return
         for row in new:
-            (key,) = self._keys(np.asarray([row]))
-            pos = bisect.bisect_left(self._sort_keys, key)
-            self.beginInsertRows(QModelIndex(), pos, pos)
-            self._order.insert(pos, row)
-            self._sort_keys.insert(pos, key)
-            self.endInsertRows()
+            self._insert(row)
+
+    @property
+    def _keys_ascend(self) -> bool:
+        """Whether `_sort_keys` ascend (all but Z-to-A names), so a row can be bisected in."""
+        return self.review or self.sort_mode is not SortMode.NAME or not self.descending
+
+    def _insert(self, row: int) -> None:
+        (key,) = self._keys(np.asarray([row]))
+        pos = bisect.bisect_left(self._sort_keys, key)
+        self.beginInsertRows(QModelIndex(), pos, pos)
+        self._order.insert(pos, row)
+        self._sort_keys.insert(pos, key)
+        self.endInsertRows()
+
+    def _ask_dates(self) -> None:
+        """Sorting by date taken: read the dates not asked for yet, off the GUI thread."""
+        if self.sort_mode is not SortMode.DATE_TAKEN:
+            return
+        paths = self.results.paths
+        rows = list(range(self._dates_asked, len(paths)))
+        self._dates_asked = len(paths)
+        self.dates.read(rows, [paths[r] for r in rows])
+
+    @Slot(DatesRead)
+    def _on_dates(self, event: DatesRead) -> None:
+        """Dates taken arrived: move the rows they change to their place."""
+        self._sync_rows()
+        self._taken[event.rows] = event.dates
+        if self.sort_mode is not SortMode.DATE_TAKEN or self.review:
+            return
+        if len(event.rows) > _BULK:
+            self.refresh()
+            return
+        for row in event.rows.tolist():
+            try:
+                pos = self._order.index(row)
+            except ValueError:
+                continue  # not shown
+            self.beginRemoveRows(QModelIndex(), pos, pos)
+            del self._order[pos]
+            del self._sort_keys[pos]
+            self.endRemoveRows()
+            self._insert(row)
 
     def rows_removed(self, rows: Iterable[int]) -> None:
         """Result rows that no longer show (deleted files): take them out of the view."""
@@ -210,11 +281,22 @@ class PhotoModel(QAbstractListModel):
         if self._order:
             self.dataChanged.emit(self.index(0), self.index(len(self._order) - 1))
 
-    def _sync_names(self) -> None:
+    def _sync_rows(self) -> None:
+        """Per-row facts for filtering and sorting, computed once for each new row."""
         paths = self.results.paths
         if len(self._names) > len(paths):
             self._names = []
+        if len(self._in_folder) > len(paths):
+            self._in_folder = []
         self._names.extend(p.name.lower() for p in paths[len(self._names) :])
+        if len(self._taken) != len(paths):
+            known = self._taken[: len(paths)]
+            self._taken = np.concatenate([known, np.full(len(paths) - len(known), np.nan)])
+        self._ask_dates()
+        folder = self.folder
+        if folder is not None:
+            new = paths[len(self._in_folder) :]
+            self._in_folder.extend(p.is_relative_to(folder) for p in new)
 
     def _keys(self, rows: np.ndarray) -> list[tuple]:
         """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
@@ -222,15 +304,35 @@ class PhotoModel(QAbstractListModel):
         if self.review:
             return list(zip(self.results.margins[rows].tolist(), index, strict=True))
         names = [self._names[r] for r in index]
-        if self.sort_mode is SortMode.NAME:
+        primary = self._primary(rows)
+        if primary is None:
             return list(zip(names, index, strict=True))
-        return list(zip((-self.results.scores[rows]).tolist(), names, index, strict=True))
+        return list(zip(primary.tolist(), names, index, strict=True))
+
+    def _primary(self, rows: np.ndarray) -> np.ndarray | None:
+        """What `rows` sort by first, ascending in the order shown; None: by name."""
+        res, mode = self.results, self.sort_mode
+        if mode is SortMode.NAME:
+            return None
+        if mode is SortMode.CONFIDENCE:
+            values = res.scores[rows].astype(np.float64)
+        elif mode is SortMode.SIZE:
+            values = res.sizes[rows].astype(np.float64)
+        elif mode is SortMode.FILE_DATE:
+            values = res.mtimes[rows]
+        else:
+            taken = self._taken[rows]
+            values = np.where(np.isnan(taken), res.mtimes[rows], taken)
+        return -values if self.descending else values
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos moved on disk: show them at their new place; returns the changed rows."""
         changed = self.results.rename_paths(moved)
         for row in changed:
             self._names[row] = self.results.paths[row].name.lower()
-        if changed:
+        if changed and self.folder is not None:  # some may have left the folder shown
+            self._in_folder = []
+            self.refresh()
+        elif changed:
             self.rows_changed()
         return changed

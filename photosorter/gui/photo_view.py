@@ -2,7 +2,9 @@
 
 A tile is the thumbnail, a confidence badge ("87%", or "Manual" for photos placed by
 hand), and the file name. Painting asks the model for the thumbnail, so only tiles on
-screen are ever loaded.
+screen are ever loaded. Every cell has the same fixed size (set by the zoom), whatever
+the thumbnail, so the layout never moves as thumbnails arrive, and the columns fill the
+width exactly: no horizontal scrolling. A drag shows a small thumbnail with a count.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QRectF,
     QSize,
@@ -19,6 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QColor,
+    QDrag,
     QFont,
     QFontMetrics,
     QKeyEvent,
@@ -50,7 +54,45 @@ from photosorter.gui.photo_model import (
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 PAD = 6  # around the thumbnail inside a tile
-GAP = 6  # between tiles (QListView spacing)
+GAP = 6  # between tiles (part of each grid cell)
+DRAG_SIDE = 56  # the drag image: small, so the category names aimed at stay visible
+
+
+def drag_pixmap(thumbnail: QPixmap | None, count: int, palette: QPalette) -> QPixmap:
+    """A small drag image: the photo's thumbnail, and a count badge for several photos."""
+    ratio = QApplication.primaryScreen().devicePixelRatio() if QApplication.primaryScreen() else 1
+    side = DRAG_SIDE + 12  # room for the badge to overhang
+    image = QPixmap(round(side * ratio), round(side * ratio))
+    image.setDevicePixelRatio(ratio)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    box = QRect(0, 12, DRAG_SIDE, DRAG_SIDE)
+    if count > 1:  # a second card behind: more than one photo
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(QRectF(box.translated(5, -5)), 4, 4)
+    painter.setBrush(palette.color(QPalette.ColorRole.Mid))
+    painter.drawRoundedRect(QRectF(box), 4, 4)
+    if thumbnail is not None and not thumbnail.isNull():
+        size = thumbnail.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, size.width(), size.height())
+        target.moveCenter(box.center())
+        painter.drawPixmap(target, thumbnail)
+    if count > 1:
+        font = QFont(painter.font())
+        font.setBold(True)
+        painter.setFont(font)
+        text = f"{count:,}"
+        w = max(22, QFontMetrics(font).horizontalAdvance(text) + 12)
+        badge = QRectF(side - w, 0, w, 22)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+        painter.drawRoundedRect(badge, 11, 11)
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
 
 
 class PhotoDelegate(QStyledItemDelegate):
@@ -172,8 +214,9 @@ class PhotoGridView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
-        self.setSpacing(GAP)
+        self.setSpacing(0)  # the gap is inside each grid cell: columns fill the width exactly
         self.setWrapping(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -191,6 +234,33 @@ class PhotoGridView(QListView):
             self.photo_delegate.show_category = show
             self._fit_grid()
 
+    def set_tile_side(self, side: int) -> None:
+        """Thumbnails of `side` logical pixels (the zoom)."""
+        if side != self.photo_delegate.side:
+            self.photo_delegate.side = side
+            self._fit_grid()
+            self.viewport().update()
+
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:
+        """Drag the selected photos with a small image and their count, not full tiles."""
+        model = self.model()
+        indexes = [
+            i for i in self.selectedIndexes() if model.flags(i) & Qt.ItemFlag.ItemIsDragEnabled
+        ]
+        if not indexes:
+            return
+        current = self.currentIndex() if self.currentIndex() in indexes else indexes[0]
+        thumbnail = current.data(ThumbnailRole)
+        drag = QDrag(self)
+        drag.setMimeData(model.mimeData(indexes))
+        drag.setPixmap(
+            drag_pixmap(
+                thumbnail if isinstance(thumbnail, QPixmap) else None, len(indexes), self.palette()
+            )
+        )
+        drag.setHotSpot(QPoint(-8, DRAG_SIDE // 2))  # the image sits right of the pointer
+        drag.exec(supportedActions, self.defaultDropAction())
+
     def _fit_grid(self) -> None:
         """Spread the columns over the full width, so no ragged gap is left on the right."""
         hint = self.photo_delegate.tile_size(self.font())
@@ -201,6 +271,12 @@ class PhotoGridView(QListView):
         size = QSize(width // columns, cell_h)
         if size != self.gridSize():
             self.setGridSize(size)
+
+    def updateGeometries(self) -> None:
+        """The columns fit the width by construction; Qt's icon layout still reports a few
+        pixels more (its item centring), which would scroll sideways: never scroll."""
+        super().updateGeometries()
+        self.horizontalScrollBar().setRange(0, 0)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._fit_grid()

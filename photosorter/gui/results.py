@@ -92,6 +92,8 @@ class ResultSet:
         self._score = _Column(np.float32, 0.0)
         self._manual = _Column(np.bool_, False)
         self._margin = _Column(np.float32, 0.0)
+        self._size = _Column(np.int64, 0)  # bytes, for sorting by size
+        self._mtime = _Column(np.float64, 0.0)  # seconds, for sorting by file date
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
         self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high
@@ -134,6 +136,8 @@ class ResultSet:
         self._score.extend(np.zeros(n, dtype=np.float32))
         self._manual.extend(np.zeros(n, dtype=np.bool_))
         self._margin.extend(np.zeros(n, dtype=np.float32))
+        self._size.extend(np.asarray([r.size for r in batch.results], dtype=np.int64))
+        self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
@@ -255,6 +259,16 @@ class ResultSet:
     def margins(self) -> np.ndarray:
         """Per row: the score minus the runner-up's (small: the model was unsure)."""
         return self._margin.view
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Per row: the file's size in bytes (0 when it could not be read)."""
+        return self._size.view
+
+    @property
+    def mtimes(self) -> np.ndarray:
+        """Per row: the file's modification time in seconds (0 when unknown)."""
+        return self._mtime.view
 
     def review_rows(self) -> np.ndarray:
         """Photos the model placed, least sure first (smallest margin to the runner-up);

@@ -532,6 +532,14 @@ class Session(QObject):
         res = self.results
         self.thumbnails.moved({k: res.paths[r] for r in rows if (k := res.keys[r]) is not None})
 
+    def keep_in_library(self, folder: Path) -> None:
+        """Photos moved into `folder` stay in the library at their new place: unless a
+        folder sorted already holds it, it becomes one (saved), so a restart finds them."""
+        if any(folder.is_relative_to(root) for root in self.roots()):
+            return
+        self.update_settings(self.settings.with_source(folder), restart=False)
+        self.sources_changed.emit()
+
     # -- shutdown ----------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop the worker after its current step; False if it is still busy (a download)."""

@@ -1,7 +1,9 @@
 """The folders being sorted: a short list with add and remove buttons and a watch eye.
 
-Each folder row ends in an eye: click it (or use "Watch This Folder") to have new photos
-in that folder sorted as they arrive. A watched folder's eye is drawn in the accent colour.
+Clicking a folder shows only its photos in the grid; clicking it again, or "All folders",
+shows every folder's. Each folder row ends in an eye: click it (or use "Watch This
+Folder") to have new photos in that folder sorted as they arrive. A watched folder's eye
+is drawn in the accent colour.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractItemModel,
     QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QPoint,
     QRect,
@@ -49,6 +51,11 @@ WatchRole = Qt.ItemDataRole.UserRole + 2  # True / False; None: a single image, 
 EYE_WIDTH = 26  # the eye's column at the right of a row
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+_PRESS_RELEASE = (
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseButtonRelease,
+    QEvent.Type.MouseButtonDblClick,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,13 @@ class WatchToggled:
     watch: bool
 
 
+@dataclass(frozen=True)
+class FolderChosen:
+    """The grid shows only `path`'s photos; None: every folder's."""
+
+    path: Path | None
+
+
 def eye_rect(row: QRect) -> QRect:
     """Where a row's eye is drawn (and clicked)."""
     side = max(8, min(18, row.height() - 4))
@@ -70,9 +84,7 @@ def eye_rect(row: QRect) -> QRect:
 
 
 class _SourceDelegate(QStyledItemDelegate):
-    """Draws a folder row with its watch eye; a click on the eye toggles watching."""
-
-    eye_clicked = Signal(Path)
+    """Draws a folder row with its watch eye (the panel handles clicks on it)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,48 +98,28 @@ class _SourceDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         try:  # an exception must never escape a Qt virtual
-            watching = index.data(WatchRole)
-            if watching is None:
-                super().paint(painter, option, index)
-                return
-            full = QStyleOptionViewItem(option)
-            self.initStyleOption(full, index)
-            style = full.widget.style() if full.widget is not None else QApplication.style()
-            style.drawPrimitive(
-                QStyle.PrimitiveElement.PE_PanelItemViewItem, full, painter, full.widget
-            )
-            text = QStyleOptionViewItem(option)
-            text.rect = option.rect.adjusted(0, 0, -EYE_WIDTH, 0)
-            text.state &= ~QStyle.StateFlag.State_MouseOver
-            super().paint(painter, text, index)
-            selected = bool(option.state & QStyle.StateFlag.State_Selected)
-            self._icon(bool(watching), selected).paint(painter, eye_rect(option.rect))
+            self._paint(painter, option, index)
+            icons.paint_focus(painter, option)
         except Exception:
             log.exception("painting a folder row")
 
-    def editorEvent(
-        self,
-        event: QEvent,
-        model: QAbstractItemModel,
-        option: QStyleOptionViewItem,
-        index: AnyIndex,
-    ) -> bool:
-        try:
-            if (
-                event.type() == QEvent.Type.MouseButtonRelease
-                and isinstance(event, QMouseEvent)
-                and event.button() == Qt.MouseButton.LeftButton
-                and index.data(WatchRole) is not None
-                and eye_rect(option.rect)
-                .adjusted(-4, -4, 4, 4)
-                .contains(event.position().toPoint())
-            ):
-                self.eye_clicked.emit(Path(index.data(PathRole)))
-                return True
-            return super().editorEvent(event, model, option, index)
-        except Exception:
-            log.exception("a click on a folder row")
-            return False
+    def _paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        watching = index.data(WatchRole)
+        if watching is None:
+            super().paint(painter, option, index)
+            return
+        full = QStyleOptionViewItem(option)
+        self.initStyleOption(full, index)
+        style = full.widget.style() if full.widget is not None else QApplication.style()
+        style.drawPrimitive(
+            QStyle.PrimitiveElement.PE_PanelItemViewItem, full, painter, full.widget
+        )
+        text = QStyleOptionViewItem(option)
+        text.rect = option.rect.adjusted(0, 0, -EYE_WIDTH, 0)
+        text.state &= ~QStyle.StateFlag.State_MouseOver
+        super().paint(painter, text, index)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        self._icon(bool(watching), selected).paint(painter, eye_rect(option.rect))
 
 
 class SourcesPanel(QWidget):
@@ -135,10 +127,11 @@ class SourcesPanel(QWidget):
 
     remove_requested = Signal(SourceRemoved)
     watch_toggled = Signal(WatchToggled)
+    folder_chosen = Signal(FolderChosen)
 
     def __init__(self, add_action: QAction, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel("Folders")
+        title = QLabel(self.tr("Folders"))
         font = title.font()
         font.setBold(True)
         title.setFont(font)
@@ -149,7 +142,6 @@ class SourcesPanel(QWidget):
         self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.list.setMouseTracking(True)
         self.delegate = _SourceDelegate(self.list)
-        self.delegate.eye_clicked.connect(self._on_eye_clicked)
         self.list.setItemDelegate(self.delegate)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._show_menu)
@@ -162,7 +154,11 @@ class SourcesPanel(QWidget):
         self.watch_action.setToolTip("Sort new photos in this folder as they arrive")
         self.watch_action.setEnabled(False)
         self.watch_action.triggered.connect(self._watch_current)
-        self.list.currentItemChanged.connect(lambda _item, _prev: self.update_actions())
+        self.list.currentItemChanged.connect(self._on_current_changed)
+        self.list.viewport().installEventFilter(self)
+        self.list.clicked.connect(self._on_clicked)
+        self._shown: Path | None = None  # the folder the grid shows (None: all of them)
+        self._pressed_current = False  # the press was on the folder already shown
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(2)
@@ -183,7 +179,13 @@ class SourcesPanel(QWidget):
         self, saved: list[Path], this_run: list[Path], watched: Collection[Path] = ()
     ) -> None:
         current = self.current_path()
+        self.list.blockSignals(True)  # one folder_chosen at the end, not one per row
         self.list.clear()
+        if saved or this_run:
+            every = QListWidgetItem(self.tr("All folders"))
+            every.setToolTip(self.tr("Show the photos of every folder"))
+            self.list.addItem(every)
+            self.list.setCurrentItem(every)
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon)
         file_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         for path, temporary in [(p, False) for p in saved] + [(p, True) for p in this_run]:
@@ -211,10 +213,11 @@ class SourcesPanel(QWidget):
             if path == current:
                 self.list.setCurrentItem(item)
         if not saved and not this_run:
-            item = QListWidgetItem("No folders yet")
+            item = QListWidgetItem(self.tr("No folders yet"))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(item)
-        self.update_actions()
+        self.list.blockSignals(False)
+        self._on_current_changed()
 
     def current_path(self) -> Path | None:
         item = self.list.currentItem()
@@ -240,6 +243,48 @@ class SourcesPanel(QWidget):
         watching = item.data(WatchRole) if has_path else None
         self.watch_action.setEnabled(watching is not None)
         self.watch_action.setChecked(bool(watching))
+
+    def show_all(self) -> None:
+        """Show every folder's photos (select "All folders")."""
+        if self.list.count() and self.list.item(0).flags() & Qt.ItemFlag.ItemIsSelectable:
+            self.list.setCurrentRow(0)
+
+    def _on_current_changed(self, *_args: object) -> None:
+        self.update_actions()
+        path = self.current_path()
+        if path != self._shown:
+            self._shown = path
+            self.folder_chosen.emit(FolderChosen(path))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A click on a row's eye toggles watching (and neither selects nor filters);
+        remember whether a press is on the folder already shown (a second click)."""
+        kind = event.type()
+        if not isinstance(event, QMouseEvent) or kind not in _PRESS_RELEASE:
+            return super().eventFilter(watched, event)
+        try:
+            pos = event.position().toPoint()
+            item = self.list.itemAt(pos)
+            on_eye = (
+                item is not None
+                and item.data(WatchRole) is not None
+                and eye_rect(self.list.visualItemRect(item)).adjusted(-4, -4, 4, 4).contains(pos)
+            )
+            if on_eye and event.button() == Qt.MouseButton.LeftButton:
+                if kind == QEvent.Type.MouseButtonRelease:
+                    self._on_eye_clicked(Path(item.data(PathRole)))
+                return True
+            if kind == QEvent.Type.MouseButtonPress:
+                self._pressed_current = item is not None and item is self.list.currentItem()
+        except Exception:  # an exception must never escape a Qt virtual
+            log.exception("a click on a folder row")
+        return super().eventFilter(watched, event)
+
+    @Slot(QModelIndex)
+    def _on_clicked(self, _index: QModelIndex) -> None:
+        """A second click on the folder shown shows every folder again."""
+        if self._pressed_current and self._shown is not None:
+            self.show_all()
 
     @Slot(QPoint)
     def _show_menu(self, pos: QPoint) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -190,7 +192,9 @@ class WatchStatus(QWidget):
 
 
 class ProblemsDock(QDockWidget):
-    """Files that could not be read, sorted, moved: path and message, never a dialog each."""
+    """Files that could not be read, sorted, moved: path and message, never a dialog each.
+
+    In a small window it starts compact: a one-line summary that opens the list."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Problems", parent)
@@ -204,7 +208,33 @@ class ProblemsDock(QDockWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 520)
         header.setStretchLastSection(True)
-        self.setWidget(self.tree)
+        self.summary = QPushButton()
+        self.summary.setFlat(True)
+        self.summary.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+        self.summary.setStyleSheet("text-align: left; padding: 2px 6px")
+        self.summary.clicked.connect(lambda: self.set_compact(False))
+        self.summary.hide()
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.summary)
+        column.addWidget(self.tree, 1)
+        self.setWidget(body)
+
+    @property
+    def compact(self) -> bool:
+        return self.tree.isHidden()
+
+    def set_compact(self, compact: bool, full_height: int = 130) -> None:
+        """A one-line summary (small windows), or the list at `full_height` pixels."""
+        self.summary.setVisible(compact)
+        self.tree.setVisible(not compact)
+        # compact: exactly one line, whatever room the window's layout offers
+        self.setMaximumHeight(self.minimumSizeHint().height() if compact else 16_777_215)
+        window = self.parentWidget()
+        if not compact and isinstance(window, QMainWindow):
+            window.resizeDocks([self], [full_height], Qt.Orientation.Vertical)
 
     def add(self, problems: list[Problem]) -> None:
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
@@ -214,9 +244,16 @@ class ProblemsDock(QDockWidget):
             item.setToolTip(0, str(problem.path))
             item.setToolTip(1, problem.message)
             self.tree.addTopLevelItem(item)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        self.summary.setText(
+            self.tr("%n file(s) with problems: click to see them", "", self.count())
+        )
 
     def clear(self) -> None:
         self.tree.clear()
+        self._update_summary()
 
     def count(self) -> int:
         return self.tree.topLevelItemCount()

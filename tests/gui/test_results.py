@@ -97,7 +97,7 @@ def test_derive_matrix_for_rename_delete_reorder_but_not_new_prompts():
     assert empty is not None and empty.size == 0
 
 
-@pytest.mark.parametrize("mode", list(SortMode))
+@pytest.mark.parametrize("mode", [SortMode.CONFIDENCE, SortMode.NAME])
 def test_photo_model_filters_and_sorts(qtmodeltester, mode):
     results = ResultSet()
     results.set_scoring(scoring())
