@@ -271,15 +271,19 @@ class Store:
 
     # -- image embeddings --------------------------------------------------------------
     def get_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._vectors("embeddings", "hash", model, hashes)
+
+    def _vectors(self, table: str, key: str, model: str, keys: Sequence[str]) -> dict:
+        """key -> vector of `model` in `table`, looked up in chunks of bound parameters."""
         found: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), _CHUNK):
-            chunk = hashes[i : i + _CHUNK]
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT hash, vec FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                f"SELECT {key}, vec FROM {table} WHERE model = ? AND {key} IN ({marks})",
                 [model, *chunk],
             )
-            found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
         return found
 
     def put_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
@@ -329,16 +333,7 @@ class Store:
 
     # -- text embeddings ---------------------------------------------------------------
     def get_text_embeddings(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(texts), _CHUNK):
-            chunk = texts[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT text, vec FROM text_embeddings WHERE model = ? AND text IN ({marks})",
-                [model, *chunk],
-            )
-            found.update((t, np.frombuffer(v, dtype=np.float32)) for t, v in rows)
-        return found
+        return self._vectors("text_embeddings", "text", model, texts)
 
     def put_text_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         with self.transaction():
