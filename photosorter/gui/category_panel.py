@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -48,14 +57,16 @@ from photosorter.core.errors import PhotoSorterError
 from photosorter.gui import icons
 from photosorter.gui.dialogs import CategoryDialog
 from photosorter.gui.photo_model import PHOTO_KEYS_MIME, keys_from_mime
+from photosorter.gui.texts import plural
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 NameRole = Qt.ItemDataRole.UserRole + 1  # category name; None for "All photos"
 CountRole = Qt.ItemDataRole.UserRole + 2
 KindRole = Qt.ItemDataRole.UserRole + 3  # "all" | "review" | "category" | "uncategorized"
 ExamplesRole = Qt.ItemDataRole.UserRole + 4  # example photos of a category
-ALL_PHOTOS = "All photos"
-NEEDS_REVIEW = "Needs review"
+# Source texts (show them through tr in the "CategoryPanel" context)
+ALL_PHOTOS = QT_TRANSLATE_NOOP("CategoryPanel", "All photos")
+NEEDS_REVIEW = QT_TRANSLATE_NOOP("CategoryPanel", "Needs review")
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,7 @@ class _Delegate(QStyledItemDelegate):
             small.setPointSizeF(small.pointSizeF() * 0.85)
             painter.setFont(small)
             below = QRect(inner.x(), inner.bottom() - 4, inner.width(), fm.height())
-            label = f"{examples} example{'s' if examples != 1 else ''}"
+            label = plural("CategoryPanel", "%n example(s)", examples)
             painter.drawText(below, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft, label)
         icons.paint_focus(painter, option)
         painter.restore()
@@ -226,25 +237,25 @@ class CategoryPanel(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
 
-        title = QLabel("Categories")
+        title = QLabel(self.tr("Categories"))
         font = title.font()
         font.setBold(True)
         title.setFont(font)
-        self.add_action = QAction("Add Category…", self)
+        self.add_action = QAction(self.tr("Add Category…"), self)
         self.add_action.setIcon(icons.icon("add"))
         self.add_action.triggered.connect(self.add_category)
-        self.edit_action = QAction("Edit Category…", self)
+        self.edit_action = QAction(self.tr("Edit Category…"), self)
         self.edit_action.setIcon(icons.icon("edit"))
         self.edit_action.triggered.connect(self.edit_current)
-        self.delete_action = QAction("Delete Category", self)
+        self.delete_action = QAction(self.tr("Delete Category"), self)
         self.delete_action.setIcon(icons.icon("remove"))
         self.delete_action.triggered.connect(self.delete_current)
-        self.import_action = QAction("Import Categories…", self)
+        self.import_action = QAction(self.tr("Import Categories…"), self)
         self.import_action.triggered.connect(self.choose_import)
-        self.export_action = QAction("Export Categories…", self)
+        self.export_action = QAction(self.tr("Export Categories…"), self)
         self.export_action.triggered.connect(self.choose_export)
-        self.examples_action = QAction("Show Examples…", self)
-        self.examples_action.setToolTip("The photos this category learns from")
+        self.examples_action = QAction(self.tr("Show Examples…"), self)
+        self.examples_action.setToolTip(self.tr("The photos this category learns from"))
         self.examples_action.triggered.connect(self.show_examples)
 
         buttons = QHBoxLayout()
@@ -257,7 +268,7 @@ class CategoryPanel(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         more = QToolButton(self)
-        more.setText("Import / Export")
+        more.setText(self.tr("Import / Export"))
         more.setAutoRaise(True)
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(more)
@@ -267,8 +278,10 @@ class CategoryPanel(QWidget):
         buttons.addWidget(more)
 
         hint = QLabel(
-            "Drag photos onto a category to put them there by hand: PhotoSorter learns from "
-            "them and sorts the rest again."
+            self.tr(
+                "Drag photos onto a category to put them there by hand: PhotoSorter learns "
+                "from them and sorts the rest again."
+            )
         )
         hint.setWordWrap(True)
         hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -307,8 +320,8 @@ class CategoryPanel(QWidget):
         kind, name = (current.data(KindRole), current.data(NameRole)) if current else ("", None)
         self.list.blockSignals(True)
         self.list.clear()
-        self._add_item(ALL_PHOTOS, None, "all", total)
-        self._add_item(NEEDS_REVIEW, None, "review", None)
+        self._add_item(self.tr(ALL_PHOTOS), None, "all", total)
+        self._add_item(self.tr(NEEDS_REVIEW), None, "review", None)
         for cat in self.categories.categories:
             self._add_item(cat.name, cat.name, "category", counts.get(cat.name, 0))
         self._add_item(UNCATEGORIZED, UNCATEGORIZED, "uncategorized", counts.get(UNCATEGORIZED, 0))
@@ -328,11 +341,13 @@ class CategoryPanel(QWidget):
             self._show_examples(item, self.categories.get(name or ""))
         elif kind == "review":
             item.setToolTip(
-                "Photos the model placed but was least sure about, the least sure first. "
-                "Drag them where they belong: PhotoSorter learns from it."
+                self.tr(
+                    "Photos the model placed but was least sure about, the least sure first. "
+                    "Drag them where they belong: PhotoSorter learns from it."
+                )
             )
         elif kind == "uncategorized":
-            item.setToolTip("Photos that match no category well enough")
+            item.setToolTip(self.tr("Photos that match no category well enough"))
         self.list.addItem(item)
 
     def _show_examples(self, item: QListWidgetItem, cat: Category | None) -> None:
@@ -341,9 +356,14 @@ class CategoryPanel(QWidget):
         n = self.examples.get(cat.name, 0)
         if item.data(ExamplesRole) != n:
             item.setData(ExamplesRole, n)
-        tip = "Prompts: " + "; ".join(cat.prompts) if cat.prompts else "No prompts"
+        if cat.prompts:
+            tip = self.tr("Prompts: {prompts}").format(prompts="; ".join(cat.prompts))
+        else:
+            tip = self.tr("No prompts")
         if n:
-            tip += f"\n{n} example photo{'s' if n != 1 else ''} (Show Examples… to see them)"
+            tip += "\n" + plural(
+                "CategoryPanel", "%n example photo(s) (Show Examples… to see them)", n
+            )
         item.setToolTip(tip)
 
     def selected_name(self) -> str | None:
@@ -412,9 +432,11 @@ class CategoryPanel(QWidget):
             return
         answer = QMessageBox.question(
             self,
-            "Delete category",
-            f"Delete the category “{name}”? Its photos go to the other categories or to "
-            "Uncategorized. No files are touched.",
+            self.tr("Delete category"),
+            self.tr(
+                "Delete the category “{name}”? Its photos go to the other categories or to "
+                "Uncategorized. No files are touched."
+            ).format(name=name),
         )
         if answer == QMessageBox.StandardButton.Yes:
             self.remove_category(name)  # type: ignore[arg-type]
@@ -440,7 +462,10 @@ class CategoryPanel(QWidget):
 
     def choose_import(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import categories", "", "Categories (*.toml);;All files (*)"
+            self,
+            self.tr("Import categories"),
+            "",
+            self.tr("Categories (*.toml);;All files (*)"),
         )
         if path:
             self.import_file(Path(path))
@@ -450,14 +475,14 @@ class CategoryPanel(QWidget):
         try:
             imported = load_categories(path)
         except PhotoSorterError as exc:
-            QMessageBox.warning(self, "Cannot import categories", str(exc))
+            QMessageBox.warning(self, self.tr("Cannot import categories"), str(exc))
             return
         removed = tuple(n for n in self.categories.names if n not in imported.names)
         self.categories_edited.emit(CategoriesEdited(imported, removed=removed))
 
     def choose_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export categories", "categories.toml", "Categories (*.toml)"
+            self, self.tr("Export categories"), "categories.toml", self.tr("Categories (*.toml)")
         )
         if path:
             self.export_file(Path(path))
@@ -467,4 +492,4 @@ class CategoryPanel(QWidget):
         try:
             self.categories.export(path)
         except OSError as exc:
-            QMessageBox.warning(self, "Cannot export categories", f"{path}: {exc}")
+            QMessageBox.warning(self, self.tr("Cannot export categories"), f"{path}: {exc}")

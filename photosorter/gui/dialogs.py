@@ -44,6 +44,19 @@ from photosorter.gui.texts import plural
 ACTION_LABELS = {"move": QT_TRANSLATE_NOOP("ActionLabels", "Move to category folders"),
                  "copy": QT_TRANSLATE_NOOP("ActionLabels", "Copy to category folders"),
                  "tag": QT_TRANSLATE_NOOP("ActionLabels", "Write tags (XMP keywords)")}  # fmt: skip
+# The plan dialog's counts (each shown through `plural` in the "PlanDialog" context)
+PLAN_INTROS = {
+    "move": QT_TRANSLATE_NOOP("PlanDialog", "%n photo(s) will be moved into these folders:"),
+    "copy": QT_TRANSLATE_NOOP("PlanDialog", "%n photo(s) will be copied into these folders:"),
+    "tag": QT_TRANSLATE_NOOP(
+        "PlanDialog",
+        "%n photo(s) get their category as a keyword, written into an .xmp sidecar file next "
+        "to each photo (the photo itself is not changed):",
+    ),
+}
+PLAN_BUTTONS = {"move": QT_TRANSLATE_NOOP("PlanDialog", "Move %n Photo(s)"),
+                "copy": QT_TRANSLATE_NOOP("PlanDialog", "Copy %n Photo(s)"),
+                "tag": QT_TRANSLATE_NOOP("PlanDialog", "Tag %n Photo(s)")}  # fmt: skip
 
 
 _CONTEXT = "SettingsDialog"  # the translation context of the settings' strings
@@ -99,26 +112,30 @@ class CategoryDialog(QDialog):
         self, parent: QWidget | None, category: Category | None = None, taken: list[str] = ()
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Edit Category" if category else "Add Category")
+        self.setWindowTitle(self.tr("Edit Category") if category else self.tr("Add Category"))
         self._taken = {n.casefold() for n in taken}
         self.name = QLineEdit(category.name if category else "")
-        self.name.setPlaceholderText("e.g. Pets")
+        self.name.setPlaceholderText(self.tr("e.g. Pets"))
         self.prompts = QPlainTextEdit("\n".join(category.prompts) if category else "")
-        self.prompts.setPlaceholderText("One description per line, e.g.\ndog\ncat\npet animal")
+        self.prompts.setPlaceholderText(
+            self.tr("One description per line, e.g.\ndog\ncat\npet animal")
+        )
         self.prompts.setTabChangesFocus(True)
         self.folder = QLineEdit(category.folder or "" if category else "")
-        self.folder.setPlaceholderText("Same as the name")
+        self.folder.setPlaceholderText(self.tr("Same as the name"))
         self.error = QLabel()
         self.error.setStyleSheet("color: #b00020")
         self.error.hide()
 
         form = QFormLayout()
-        form.addRow("&Name:", self.name)
-        form.addRow("&Describe it:", self.prompts)
-        form.addRow("&Folder name:", self.folder)
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("&Describe it:"), self.prompts)
+        form.addRow(self.tr("&Folder name:"), self.folder)
         help_text = QLabel(
-            "Describe what the photos show in a few plain words. Several lines give the "
-            "model more ways to recognise the category."
+            self.tr(
+                "Describe what the photos show in a few plain words. Several lines give the "
+                "model more ways to recognise the category."
+            )
         )
         help_text.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -155,11 +172,11 @@ class CategoryDialog(QDialog):
     def problem(self) -> str | None:
         name = self.name.text().strip()
         if not name:
-            return "Give the category a name."
+            return self.tr("Give the category a name.")
         if name == UNCATEGORIZED:
-            return f"“{UNCATEGORIZED}” is built in; choose another name."
+            return self.tr("“{name}” is built in; choose another name.").format(name=UNCATEGORIZED)
         if name.casefold() in self._taken:
-            return f"There is already a category called “{name}”."
+            return self.tr("There is already a category called “{name}”.").format(name=name)
         return None
 
     def accept(self) -> None:
@@ -436,23 +453,12 @@ class PlanDialog(QDialog):
         self.destination = destination
         self.new_destination: Path | None = None
         total = sum(n for _, n in summary)
-        verb = {"move": "Move", "copy": "Copy", "tag": "Tag"}[action]
-        self.setWindowTitle(ACTION_LABELS[action])
-        intro = QLabel(
-            plural(
-                "PlanDialog",
-                {
-                    "move": "%n photo(s) will be moved into these folders:",
-                    "copy": "%n photo(s) will be copied into these folders:",
-                    "tag": "%n photo(s) get their category as a keyword, written into an .xmp "
-                    "sidecar file next to each photo (the photo itself is not changed):",
-                }[action],
-                total,
-            )
-        )
+        self.setWindowTitle(QCoreApplication.translate("ActionLabels", ACTION_LABELS[action]))
+        intro = QLabel(plural("PlanDialog", PLAN_INTROS[action], total))
         intro.setWordWrap(True)
         table = QTableWidget(len(summary), 2)
-        table.setHorizontalHeaderLabels(["Folder" if action != "tag" else "Keyword", "Photos"])
+        where = self.tr("Folder") if action != "tag" else self.tr("Keyword")
+        table.setHorizontalHeaderLabels([where, self.tr("Photos")])
         for row, (where, count) in enumerate(summary):
             table.setItem(row, 0, QTableWidgetItem(where))
             number = QTableWidgetItem(f"{count:,}")
@@ -464,17 +470,22 @@ class PlanDialog(QDialog):
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        notes = [] if action == "tag" else ["Nothing is overwritten: name clashes get “(1)”."]
+        notes = (
+            [] if action == "tag" else [self.tr("Nothing is overwritten: name clashes get “(1)”.")]
+        )
         if left:
             notes.append(
                 plural("PlanDialog", "%n photo(s) will stay where they are (uncategorized or "
                        "already there).", left)
             )  # fmt: skip
-        notes.append("You can undo this with Edit > Undo.")
+        notes.append(self.tr("You can undo this with Edit > Undo."))
         note = QLabel(" ".join(notes))
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        ok = buttons.addButton(f"{verb} {total} Photo(s)", QDialogButtonBox.ButtonRole.AcceptRole)
+        ok = buttons.addButton(
+            plural("PlanDialog", PLAN_BUTTONS[action], total),
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
         ok.setDefault(True)
         ok.setEnabled(total > 0)
         buttons.accepted.connect(self.accept)

@@ -20,19 +20,19 @@ class GridActions(QObject):
         super().__init__(window)
         self.session, self.grid, self.window = session, grid, window
         style = window.style()
-        self.preview_action = QAction("Preview", self)
+        self.preview_action = QAction(self.tr("Preview"), self)
         self.preview_action.setShortcut(QKeySequence("Space"))
         self.preview_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.preview_action.triggered.connect(lambda: self.preview(grid.currentIndex()))
-        self.open_action = QAction("Open in Default Viewer", self)
+        self.open_action = QAction(self.tr("Open in Default Viewer"), self)
         self.open_action.setShortcut(QKeySequence("Ctrl+Return"))
         self.open_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon))
         self.open_action.triggered.connect(self.open_current)
-        self.show_folder_action = QAction("Show in Folder", self)
+        self.show_folder_action = QAction(self.tr("Show in Folder"), self)
         self.show_folder_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_DirIcon))
         self.show_folder_action.triggered.connect(self.show_current_in_folder)
-        self.unpin_action = QAction("Let the Model Decide", self)
-        self.unpin_action.setToolTip("Undo a manual placement of the selected photos")
+        self.unpin_action = QAction(self.tr("Let the Model Decide"), self)
+        self.unpin_action.setToolTip(self.tr("Undo a manual placement of the selected photos"))
         self.unpin_action.triggered.connect(self.unpin_selected)
         grid.addAction(self.preview_action)
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -54,7 +54,10 @@ class GridActions(QObject):
         items = []
         for row in range(model.rowCount()):
             i = model.index(row)
-            how = "set by you" if i.data(ManualRole) else f"{i.data(ScoreRole):.0%} confidence"
+            if i.data(ManualRole):
+                how = self.tr("set by you")
+            else:
+                how = self.tr("{score:.0%} confidence").format(score=i.data(ScoreRole))
             items.append(PreviewItem(i.data(PathRole), f"{i.data(CategoryRole)} · {how}"))
         dialog = PreviewDialog(self.window, self.session.thumbnails, items, index.row())
         dialog.exec()
@@ -81,7 +84,7 @@ class GridActions(QObject):
         menu = QMenu(self.window)
         menu.addActions(self.photo_actions)
         menu.addSeparator()
-        put = menu.addMenu("Put in Category")
+        put = menu.addMenu(self.tr("Put in Category"))
         keys = self.selected_keys()
         for name in [*self.session.categories.names, UNCATEGORIZED]:
             action = put.addAction(name)

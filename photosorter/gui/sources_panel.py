@@ -145,13 +145,13 @@ class SourcesPanel(QWidget):
         self.list.setItemDelegate(self.delegate)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._show_menu)
-        self.remove_action = QAction("Remove Folder", self)
+        self.remove_action = QAction(self.tr("Remove Folder"), self)
         self.remove_action.setIcon(icons.icon("remove"))
-        self.remove_action.setToolTip("Stop sorting this folder (no files are touched)")
+        self.remove_action.setToolTip(self.tr("Stop sorting this folder (no files are touched)"))
         self.remove_action.setEnabled(False)
         self.remove_action.triggered.connect(self._remove_current)
-        self.watch_action = QAction("Watch This Folder", self, checkable=True)
-        self.watch_action.setToolTip("Sort new photos in this folder as they arrive")
+        self.watch_action = QAction(self.tr("Watch This Folder"), self, checkable=True)
+        self.watch_action.setToolTip(self.tr("Sort new photos in this folder as they arrive"))
         self.watch_action.setEnabled(False)
         self.watch_action.triggered.connect(self._watch_current)
         self.list.currentItemChanged.connect(self._on_current_changed)
@@ -194,17 +194,7 @@ class SourcesPanel(QWidget):
             item.setData(PathRole, str(path))
             watching = path in watched
             item.setData(WatchRole, None if is_file else watching)
-            tip = str(path) + ("\n(opened for this session only)" if temporary else "")
-            if watching:
-                tip += (
-                    "\nWatched: new photos here are sorted as they arrive. Click the eye to stop."
-                )
-            elif not is_file:
-                tip += (
-                    "\nClick the eye to watch it: its photos are sorted with the default "
-                    "action (Settings), those here now and new ones as they arrive."
-                )
-            item.setToolTip(tip)
+            item.setToolTip(self._tooltip(path, temporary, None if is_file else watching))
             if temporary:
                 font = QFont(item.font())
                 font.setItalic(True)
@@ -218,6 +208,26 @@ class SourcesPanel(QWidget):
             self.list.addItem(item)
         self.list.blockSignals(False)
         self._on_current_changed()
+
+    def _tooltip(self, path: Path, temporary: bool, watching: bool | None) -> str:
+        """A folder row's tooltip; `watching` None: a single image, not watchable."""
+        lines = [str(path)]
+        if temporary:
+            lines.append(self.tr("(opened for this session only)"))
+        if watching:
+            lines.append(
+                self.tr(
+                    "Watched: new photos here are sorted as they arrive. Click the eye to stop."
+                )
+            )
+        elif watching is not None:
+            lines.append(
+                self.tr(
+                    "Click the eye to watch it: its photos are sorted with the default "
+                    "action (Settings), those here now and new ones as they arrive."
+                )
+            )
+        return "\n".join(lines)
 
     def current_path(self) -> Path | None:
         item = self.list.currentItem()

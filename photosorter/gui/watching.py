@@ -168,14 +168,15 @@ class WatchWorker(QObject):
             return
         notes: tuple[WatchNote, ...] = ()
         if self._failed.pop(root, None) is not None:
-            notes = (WatchNote(f"Watching {root} now.", "info"),)
+            notes = (WatchNote(self.tr("Watching {folder} now.").format(folder=root), "info"),)
         with self._lock:
             self._watchers[root] = watcher
         try:
             fresh = new_since_last_run(self._store, watcher.existing_files(), config.action)
         except (PhotoSorterError, OSError) as exc:
             fresh = []
-            text = f"Could not look for photos already in {root}: {exc}"
+            text = self.tr("Could not look for photos already in {folder}: {error}")
+            text = text.format(folder=root, error=exc)
             notes += (WatchNote(text, folder=root),)
         if fresh or notes:
             event = FilesArrived(config.generation, tuple(fresh), (), notes, catch_up=True)
@@ -187,7 +188,10 @@ class WatchWorker(QObject):
         if old is not None and old[0] == message:
             return  # said once is enough; retried quietly
         detail = message.removeprefix(f"{root}: ").rstrip(".")
-        text = f"Cannot watch {root}: {detail}. PhotoSorter keeps trying every few seconds."
+        text = self.tr(
+            "Cannot watch {folder}: {reason}. PhotoSorter keeps trying every few seconds."
+        )
+        text = text.format(folder=root, reason=detail)
         note = WatchNote(text, "error", settings_hint="inotify" in message, folder=root)
         generation = self._config.generation if self._config else 0
         self.files_arrived.emit(FilesArrived(generation, problems=(note,)))
@@ -253,11 +257,12 @@ class WatchWorker(QObject):
     def _report_bug(self, exc: Exception) -> None:
         """Never a silent stop: an unexpected error is logged and shown (once)."""
         log.exception("watching folders")
-        text = f"Watching folders hit an unexpected error ({type(exc).__name__}: {exc})."
+        text = self.tr("Watching folders hit an unexpected error ({kind}: {error}).")
+        text = text.format(kind=type(exc).__name__, error=exc)
         if text != self._last_bug:
             self._last_bug = text
             generation = self._config.generation if self._config else 0
-            note = WatchNote(text + " It keeps trying.", "error")
+            note = WatchNote(text + " " + self.tr("It keeps trying."), "error")
             self.files_arrived.emit(FilesArrived(generation, problems=(note,)))
 
 
@@ -320,10 +325,12 @@ class Watching(QObject):
     def _confirm_move_with_dialog(self, folder: Path, destination: Path) -> bool:
         answer = QMessageBox.question(
             self.actions.window,
-            "Watch this folder?",
-            f"Photos in “{folder.name}”, those already there and every new one, will be "
-            f"moved into category folders in {destination}.\n\nEach batch can be undone "
-            "with Edit > Undo. Change the action (move, copy or tag) in Settings.",
+            self.tr("Watch this folder?"),
+            self.tr(
+                "Photos in “{folder}”, those already there and every new one, will be "
+                "moved into category folders in {destination}.\n\nEach batch can be undone "
+                "with Edit > Undo. Change the action (move, copy or tag) in Settings."
+            ).format(folder=folder.name, destination=destination),
             QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Ok,
         )
@@ -465,7 +472,7 @@ class Watching(QObject):
         settings = self.session.settings
         items, self._to_apply = self._to_apply, []
         if settings.action != "tag" and settings.destination is None:
-            text = (
+            text = self.tr(
                 "New photos in watched folders were sorted but stay where they are: "
                 "choose a destination folder in Settings."
             )

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from photosorter.gui import icons
 from photosorter.gui.session import BusyState, Notice, Problem
+from photosorter.gui.texts import plural
 from photosorter.gui.watching import WatchState
 
 _LEVEL_ICONS = {
@@ -38,14 +39,17 @@ _LEVEL_COLOURS = {"info": "#e8f0fe", "warning": "#fff4e5", "error": "#fdecea"}
 
 
 def format_eta(seconds: float | None) -> str:
+    """The time left, roughly, in words ("" when not known)."""
     if seconds is None:
         return ""
     if seconds < 60:
-        return "less than a minute left"
+        return QCoreApplication.translate("BusyIndicator", "less than a minute left")
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"about {minutes} min left"
-    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+        return QCoreApplication.translate("BusyIndicator", "about {0} min left").format(minutes)
+    return QCoreApplication.translate("BusyIndicator", "about {0} h {1:02d} min left").format(
+        minutes // 60, minutes % 60
+    )
 
 
 class MessageBar(QFrame):
@@ -62,12 +66,12 @@ class MessageBar(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.settings_button = QPushButton("Open Settings…")
+        self.settings_button = QPushButton(self.tr("Open Settings…"))
         self.settings_button.clicked.connect(self.settings_requested)
         close = QToolButton()
         close.setAutoRaise(True)
         close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
-        close.setToolTip("Dismiss")
+        close.setToolTip(self.tr("Dismiss"))
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
@@ -117,7 +121,7 @@ class BusyIndicator(QWidget):
         self.progress.setFixedWidth(220)
         self.progress.setTextVisible(True)
         self.eta = QLabel()
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.clicked.connect(self.cancel_requested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 4, 0)
@@ -136,7 +140,9 @@ class BusyIndicator(QWidget):
         if state.total > 0:
             self.progress.setRange(0, state.total)
             self.progress.setValue(min(state.done, state.total))
-            self.progress.setFormat(f"{state.done:,} of {state.total:,}")
+            self.progress.setFormat(
+                self.tr("{done:,} of {total:,}").format(done=state.done, total=state.total)
+            )
         else:
             self.progress.setRange(0, 0)  # busy: size not known yet (loading the model)
             self.progress.setFormat("")
@@ -160,7 +166,7 @@ class WatchStatus(QWidget):
         self.badge.setObjectName("WatchBadge")
         self.badge.setFlat(True)
         self.badge.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.badge.setToolTip("New photos from watched folders. Click to clear.")
+        self.badge.setToolTip(self.tr("New photos from watched folders. Click to clear."))
         self.badge.setStyleSheet(
             "#WatchBadge { background: palette(highlight); color: palette(highlighted-text);"
             " border: 1px solid palette(highlight); border-radius: 9px; padding: 1px 9px;"
@@ -179,16 +185,27 @@ class WatchStatus(QWidget):
         n = len(state.folders)
         self.eye.setVisible(n > 0)
         self.label.setVisible(n > 0)
-        self.label.setText(f"Watching {n} folder{'s' if n != 1 else ''}")
-        what = {"move": "moved into category folders", "copy": "copied into category folders",
-                "tag": "tagged with their category"}.get(state.action, "sorted")  # fmt: skip
+        self.label.setText(plural("WatchStatus", "Watching %n folder(s)", n))
         folders = "\n".join(str(p) for p in state.folders)
-        self.label.setToolTip(f"New photos in these folders are {what}:\n{folders}")
-        verb = "tagged" if state.action == "tag" else "sorted"
+        self.label.setToolTip(self._what_happens(state.action) + "\n" + folders)
         count = state.new_photos
-        self.badge.setText(f"{count:,} new photo{'s' if count != 1 else ''} {verb}")
+        if state.action == "tag":
+            badge = plural("WatchStatus", "%Ln new photo(s) tagged", count)
+        else:
+            badge = plural("WatchStatus", "%Ln new photo(s) sorted", count)
+        self.badge.setText(badge)
         self.badge.setVisible(count > 0)
         self.setVisible(n > 0 or count > 0)
+
+    def _what_happens(self, action: str) -> str:
+        """What the watched folders' new photos go through, for the tooltip."""
+        if action == "move":
+            return self.tr("New photos in these folders are moved into category folders:")
+        if action == "copy":
+            return self.tr("New photos in these folders are copied into category folders:")
+        if action == "tag":
+            return self.tr("New photos in these folders are tagged with their category:")
+        return self.tr("New photos in these folders are sorted:")
 
 
 class ProblemsDock(QDockWidget):
@@ -197,10 +214,11 @@ class ProblemsDock(QDockWidget):
     In a small window it starts compact: a one-line summary that opens the list."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Problems", parent)
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Problems"))
         self.setObjectName("ProblemsDock")
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["File", "Problem"])
+        self.tree.setHeaderLabels([self.tr("File"), self.tr("Problem")])
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
@@ -247,9 +265,8 @@ class ProblemsDock(QDockWidget):
         self._update_summary()
 
     def _update_summary(self) -> None:
-        self.summary.setText(
-            self.tr("%n file(s) with problems: click to see them", "", self.count())
-        )
+        text = plural("ProblemsDock", "%Ln file(s) with problems: click to see them", self.count())
+        self.summary.setText(text)
 
     def clear(self) -> None:
         self.tree.clear()
@@ -262,20 +279,20 @@ class ProblemsDock(QDockWidget):
         return [Path(self.tree.topLevelItem(i).text(0)) for i in range(self.count())]
 
 
-def _tr_crash(text: str) -> str:
-    return QCoreApplication.translate("CrashDialog", text)
-
-
 def show_crash_dialog(parent: QWidget | None, message: str, details: str) -> None:
     """A bug, not the user's doing: say so, and show the traceback to report."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Critical)
-    box.setWindowTitle(_tr_crash("PhotoSorter – unexpected error"))
+    box.setWindowTitle(QCoreApplication.translate("CrashDialog", "PhotoSorter – unexpected error"))
     box.setText(
-        _tr_crash("Something went wrong inside PhotoSorter. This is a bug, not your fault.")
+        QCoreApplication.translate(
+            "CrashDialog", "Something went wrong inside PhotoSorter. This is a bug, not your fault."
+        )
     )
     box.setInformativeText(
-        _tr_crash("{0}\n\nPlease report it with the details below.").format(message)
+        QCoreApplication.translate(
+            "CrashDialog", "{0}\n\nPlease report it with the details below."
+        ).format(message)
     )
     box.setDetailedText(details or "".join(traceback.format_stack()))
     box.exec()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from photosorter.cli import build_parser
 from photosorter.core.categories import load_categories
@@ -133,6 +133,16 @@ def test_plan_dialog_lists_destinations(qtbot):
     texts = [w.text() for w in dialog.findChildren(QLabel)]
     assert any("5 photos will be moved" in t for t in texts)
     assert any("1 photo will stay" in t for t in texts)
+
+
+def test_plan_dialog_button_counts_photos_in_words(qtbot):
+    for summary, action, text in [
+        ([("/out/Red", 1)], "move", "Move 1 Photo"),
+        ([("/out/Red", 3), ("/out/Blue", 2)], "copy", "Copy 5 Photos"),
+    ]:
+        dialog = PlanDialog(None, action, summary, left=0)
+        qtbot.addWidget(dialog)
+        assert text in [b.text() for b in dialog.findChildren(QPushButton)]
 
 
 def test_space_opens_one_preview(qtbot, make_window, photo_dir, monkeypatch):
