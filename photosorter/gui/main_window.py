@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         left.addWidget(self.category_panel)
         left.setStretchFactor(0, 1)
         left.setStretchFactor(1, 3)
-        left.setSizes([120, 580])
+        left.setSizes([170, 530])  # the folders list shows "All folders" and three folders
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)

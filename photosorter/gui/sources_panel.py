@@ -181,12 +181,13 @@ class SourcesPanel(QWidget):
         current = self.current_path()
         self.list.blockSignals(True)  # one folder_chosen at the end, not one per row
         self.list.clear()
-        if saved or this_run:
-            every = QListWidgetItem(self.tr("All folders"))
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon)
+        if saved or this_run:  # the same icon size as the folders: rows of one height
+            every_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon)
+            every = QListWidgetItem(every_icon, self.tr("All folders"))
             every.setToolTip(self.tr("Show the photos of every folder"))
             self.list.addItem(every)
             self.list.setCurrentItem(every)
-        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon)
         file_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         for path, temporary in [(p, False) for p in saved] + [(p, True) for p in this_run]:
             is_file = bool(path.suffix) and path.is_file()
