@@ -82,8 +82,8 @@ LOGGERS = {"log", "logger", "logging", "warnings"}  # log.warning(...) is for de
 MARKUP = re.compile(r"<[^>]*>|&\w+;")  # HTML tags and entities hold no words to translate
 # Not yet converted (their strings belong to the other parts of issue 13); the lead empties
 # this list as each file is done, and the test then holds for every GUI file.
-NOT_YET_WRAPPED = {"category_panel.py", "dialogs.py", "grid_actions.py", "main_window.py",
-                   "sources_panel.py", "widgets.py", "watching.py"}  # fmt: skip
+NOT_YET_WRAPPED = {"category_panel.py", "dialogs.py", "grid_actions.py", "sources_panel.py",
+                   "widgets.py", "watching.py"}  # fmt: skip
 
 
 def _words(node: ast.AST) -> str:
