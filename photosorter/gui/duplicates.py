@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QLocale, Qt, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -44,7 +44,8 @@ def photo_facts(photo: Photo) -> str:
     """Resolution, format, size and file date, one per line, as a card shows them."""
     info = photo.info
     date = datetime.fromtimestamp(photo.mtime_ns / 1e9).strftime("%Y-%m-%d %H:%M")
-    return f"{info.width} × {info.height}\n{info.format} · {photo.size / 1e6:.2f} MB\n{date}"
+    size = QLocale().formattedDataSize(photo.size)
+    return f"{info.width} × {info.height}\n{info.format} · {size}\n{date}"
 
 
 class PhotoCard(QFrame):
