@@ -28,6 +28,24 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     yield
 
 
+@pytest.fixture
+def trash_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A freedesktop trash under tmp_path (never the user's): $XDG_DATA_HOME/Trash, with
+    $HOME beside it so send2trash takes the home trash for files under tmp_path."""
+    from send2trash import plat_other
+
+    data = tmp_path / "xdg-data"
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("HOME", str(home))
+    # send2trash reads $XDG_DATA_HOME once, when it is imported
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
+    monkeypatch.setattr(plat_other, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash"
+
+
 @pytest.fixture(scope="session")
 def tiny_spec() -> str:
     """The tiny trained CLIP, loaded through the same local-dir: path a user would use."""

@@ -1,8 +1,9 @@
-"""What the user can do with photos in the grid: preview, open, show, put in a category."""
+"""What the user can do with photos in the grid: preview, open, show, find similar ones,
+put in a category."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle, QWidget
 
@@ -15,6 +16,8 @@ from photosorter.gui.session import Session
 
 class GridActions(QObject):
     """The grid's actions and context menu; shared with the window's Photos menu."""
+
+    similar_requested = Signal(int)  # "Find Similar": the result row of the current photo
 
     def __init__(self, session: Session, grid: PhotoGridView, window: QWidget) -> None:
         super().__init__(window)
@@ -31,6 +34,9 @@ class GridActions(QObject):
         self.show_folder_action = QAction(self.tr("Show in Folder"), self)
         self.show_folder_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_DirIcon))
         self.show_folder_action.triggered.connect(self.show_current_in_folder)
+        self.similar_action = QAction(self.tr("Find Similar"), self)
+        self.similar_action.setToolTip(self.tr("Show the photos that look like this one"))
+        self.similar_action.triggered.connect(self.find_similar)
         self.unpin_action = QAction(self.tr("Let the Model Decide"), self)
         self.unpin_action.setToolTip(self.tr("Undo a manual placement of the selected photos"))
         self.unpin_action.triggered.connect(self.unpin_selected)
@@ -41,7 +47,9 @@ class GridActions(QObject):
 
     @property
     def photo_actions(self) -> list[QAction]:
-        return [self.preview_action, self.open_action, self.show_folder_action]
+        return [
+            self.preview_action, self.open_action, self.show_folder_action, self.similar_action
+        ]  # fmt: skip
 
     def selected_keys(self) -> list[str]:
         return self.session.model.keys(self.grid.selectionModel().selectedIndexes())
@@ -72,6 +80,11 @@ class GridActions(QObject):
         index = self.grid.currentIndex()
         if index.isValid():
             show_in_folder(index.data(PathRole))
+
+    def find_similar(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.similar_requested.emit(self.session.model.result_row(index))
 
     def unpin_selected(self) -> None:
         keys = self.selected_keys()

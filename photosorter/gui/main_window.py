@@ -6,7 +6,7 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Slot
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, QSettings, QSize, Qt, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -41,12 +41,14 @@ from photosorter.gui.category_panel import (
     PhotosDropped,
 )
 from photosorter.gui.dialogs import SettingsDialog
+from photosorter.gui.duplicates import DuplicatesDialog
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.grid_actions import GridActions
 from photosorter.gui.grid_controls import GridControls
 from photosorter.gui.operations import FileActions, OperationDone
 from photosorter.gui.photo_model import PHOTO_KEYS_MIME
 from photosorter.gui.photo_view import PhotoGridView
+from photosorter.gui.search import Search
 from photosorter.gui.session import BusyState, Counts, Notice, Session
 from photosorter.gui.sources_panel import (
     FolderChosen,
@@ -68,7 +70,9 @@ from photosorter.gui.workers import JobFailed, JobFinished
 
 TITLE = "PhotoSorter"
 SMALL_WINDOW_HEIGHT = 700  # below this, the Problems panel starts as a one-line summary
-EMPTY_TEXT = "Drop a folder of photos here or use File > Add Folder…"
+EMPTY_TEXT = QT_TRANSLATE_NOOP(
+    "MainWindow", "Drop a folder of photos here or use File > Add Folder…"
+)
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
@@ -89,6 +93,7 @@ class MainWindow(QMainWindow):
         self.file_actions = FileActions(session, self)
         self.watching = Watching(session, self.file_actions)
         self.report_bug: Callable[[str, str], None] = self._show_bug
+        self.duplicates: DuplicatesDialog | None = None
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.resize(1280, 800)
@@ -119,16 +124,17 @@ class MainWindow(QMainWindow):
         return action
 
     def _make_actions(self) -> None:
+        tr = self.tr
         self.add_folder_action = self._action(
-            "Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open, "add-folder",
-            "Add a folder of photos to sort",
+            tr("Add Folder…"), self.choose_folder, QKeySequence.StandardKey.Open, "add-folder",
+            tr("Add a folder of photos to sort"),
         )  # fmt: skip
-        self.add_photos_action = self._action("Add Photos…", self.choose_photos)
+        self.add_photos_action = self._action(tr("Add Photos…"), self.choose_photos)
         self.rescan_action = self._action(
-            "Sort Again", self.session.start_run, QKeySequence.StandardKey.Refresh,
-            "refresh", "Look for new photos and sort everything again",
+            tr("Sort Again"), self.session.start_run, QKeySequence.StandardKey.Refresh,
+            "refresh", tr("Look for new photos and sort everything again"),
         )  # fmt: skip
-        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action(tr("Quit"), self.close, QKeySequence.StandardKey.Quit)
         stack = self.session.undo_stack
         self.undo_action = self._action(
             self.tr("Undo"), stack.undo, QKeySequence.StandardKey.Undo, "undo"
@@ -139,35 +145,40 @@ class MainWindow(QMainWindow):
             self.tr("Put the files of the last move, copy or tag back, whoever made it"),
         )  # fmt: skip
         self.settings_action = self._action(
-            "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
-            "settings", "Model, device, destination folder",
+            tr("Settings…"), self.open_settings, QKeySequence.StandardKey.Preferences,
+            "settings", tr("Model, device, destination folder"),
         )  # fmt: skip
         self.move_action = self._action(
-            "Move to Category Folders…", lambda: self.file_actions.run_action("move"), None,
-            "move", "Move every sorted photo into a folder per category",
+            tr("Move to Category Folders…"), lambda: self.file_actions.run_action("move"), None,
+            "move", tr("Move every sorted photo into a folder per category"),
         )  # fmt: skip
         self.copy_action = self._action(
-            "Copy to Category Folders…", lambda: self.file_actions.run_action("copy"), None,
-            "copy", "Copy every sorted photo into a folder per category",
+            tr("Copy to Category Folders…"), lambda: self.file_actions.run_action("copy"), None,
+            "copy", tr("Copy every sorted photo into a folder per category"),
         )  # fmt: skip
         self.tag_action = self._action(
-            "Write Tags…", lambda: self.file_actions.run_action("tag"), None,
+            tr("Write Tags…"), lambda: self.file_actions.run_action("tag"), None,
             "tag",
-            "Write each photo's category as an XMP keyword (digiKam, Lightroom, darktable)",
+            tr("Write each photo's category as an XMP keyword (digiKam, Lightroom, darktable)"),
         )  # fmt: skip
-        self.move_action.setIconText("Move to Folders")
-        self.copy_action.setIconText("Copy to Folders")
-        self.tag_action.setIconText("Write Tags")
-        self.add_folder_action.setIconText("Add Folder")
-        self.undo_action.setIconText("Undo")
+        self.duplicates_action = self._action(
+            tr("Duplicates…"), self.show_duplicates, None, None,
+            tr("Groups of photos that are the same picture; keep the best of each"),
+        )  # fmt: skip
+        self.move_action.setIconText(tr("Move to Folders"))
+        self.copy_action.setIconText(tr("Copy to Folders"))
+        self.tag_action.setIconText(tr("Write Tags"))
+        self.add_folder_action.setIconText(tr("Add Folder"))
+        self.undo_action.setIconText(tr("Undo"))
 
     def _make_layout(self) -> None:
         self.grid = PhotoGridView(self)
-        self.grid.empty_text = EMPTY_TEXT
+        self.grid.empty_text = self._empty_text()
         self.grid.setModel(self.session.model)
         self.session.thumbnails.thumbnail_ready.connect(self.grid.thumbnail_arrived)
         self.grid_actions = GridActions(self.session, self.grid, self)
         self.grid_controls = GridControls(self.session, self.grid, self)
+        self.search = Search(self.session, self)
         self.message_bar = MessageBar(self)
         self.heading = QLabel()
         font = QFont(self.heading.font())
@@ -223,7 +234,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.watch_status)
         self.statusBar().addPermanentWidget(self.busy)
 
-        toolbar = QToolBar("Main", self)
+        toolbar = QToolBar(self.tr("Main"), self)
         toolbar.setObjectName("MainToolbar")
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(20, 20))
@@ -238,12 +249,14 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
+        toolbar.addWidget(self.search.field)
         toolbar.addAction(self.settings_action)
         self.addToolBar(toolbar)
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        tr = self.tr
+        file_menu = bar.addMenu(tr("&File"))
         file_menu.addActions([self.add_folder_action, self.add_photos_action])
         file_menu.addAction(self.sources_panel.watch_action)
         file_menu.addAction(self.sources_panel.remove_action)
@@ -251,31 +264,35 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.rescan_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
+        edit_menu = bar.addMenu(tr("&Edit"))
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         edit_menu.addAction(
-            self._action("Select All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
+            self._action(tr("Select All"), self.grid.selectAll, QKeySequence.StandardKey.SelectAll)
         )
         edit_menu.addSeparator()
+        edit_menu.addActions([self.search.focus_action, self.search.clear_action])
+        edit_menu.addSeparator()
         edit_menu.addAction(self.settings_action)
-        view_menu = bar.addMenu("&View")
+        view_menu = bar.addMenu(tr("&View"))
         view_menu.addActions(self.grid_controls.actions)
+        view_menu.addSeparator()
+        view_menu.addAction(self.duplicates_action)
         view_menu.addSeparator()
         view_menu.addAction(self.problems.toggleViewAction())
         panel = self.category_panel
-        cat_menu = bar.addMenu("&Categories")
+        cat_menu = bar.addMenu(tr("&Categories"))
         cat_menu.addActions([panel.add_action, panel.edit_action, panel.delete_action])
         cat_menu.addAction(panel.examples_action)
         cat_menu.addSeparator()
         cat_menu.addActions([panel.import_action, panel.export_action])
-        photo_menu = bar.addMenu("&Photos")
+        photo_menu = bar.addMenu(tr("&Photos"))
         photo_menu.addActions(self.grid_actions.photo_actions)
         photo_menu.addSeparator()
         photo_menu.addActions([self.move_action, self.copy_action, self.tag_action])
         photo_menu.addAction(self.undo_file_action)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("About PhotoSorter", self.about))
+        help_menu = bar.addMenu(tr("&Help"))
+        help_menu.addAction(self._action(tr("About PhotoSorter"), self.about))
 
     def _connect(self) -> None:
         s = self.session
@@ -304,6 +321,8 @@ class MainWindow(QMainWindow):
         self.sources_panel.folder_chosen.connect(self._on_folder_chosen)
         self.watching.state_changed.connect(self.watch_status.set_state)
         self.watch_status.badge_clicked.connect(self.watching.reset_count)
+        self.search.changed.connect(self._update_heading)
+        self.grid_actions.similar_requested.connect(self.search.find_similar)
 
     # -- session -> widgets -------------------------------------------------------------------
     @Slot(BusyState)
@@ -371,40 +390,65 @@ class MainWindow(QMainWindow):
     @Slot(JobFinished)
     def _on_run_finished(self, event: JobFinished) -> None:
         if event.total:
-            done = "Cancelled" if event.cancelled else f"Sorted in {event.elapsed_s:.1f} s"
+            done = (
+                self.tr("Cancelled")
+                if event.cancelled
+                else self.tr("Sorted in {seconds:.1f} s").format(seconds=event.elapsed_s)
+            )
             self.statusBar().showMessage(done, 8000)
 
     @Slot(OperationDone)
     def _on_operation_done(self, done: OperationDone) -> None:
         if not done.auto or done.problems:  # a watched folder's routine work: status bar only
             self.message_bar.show_notice(Notice(done.message, "info"))
-        prefix = "New photos: " if done.auto else ""
-        self.statusBar().showMessage(prefix + done.message, 8000)
+        text = self.tr("New photos: {message}") if done.auto else "{message}"
+        self.statusBar().showMessage(text.format(message=done.message), 8000)
 
     def _update_heading(self) -> None:
         model = self.session.model
+        if self.search.active:
+            self._show_search_heading()
+            return
         category = model.category
-        self.heading.setText(NEEDS_REVIEW if model.review else category or "All photos")
+        self.heading.setText(NEEDS_REVIEW if model.review else category or self.tr("All photos"))
         n = model.rowCount()
         photos = plural("MainWindow", "%n photo(s)", n) if n or category else ""
         if model.folder is not None:
             where = self.tr("{photos} in {folder}")
             photos = where.format(photos=photos or self.tr("No photos"), folder=model.folder.name)
-        self.subheading.setText(f"{photos}, least sure first" if model.review and n else photos)
+        if model.review and n:
+            photos = self.tr("{photos}, least sure first").format(photos=photos)
+        self.subheading.setText(photos)
         if model.review:
-            self.grid.empty_text = "Nothing to review: no photo was sorted by the model."
+            self.grid.empty_text = self.tr("Nothing to review: no photo was sorted by the model.")
         elif category is None and not self.session.roots():
-            self.grid.empty_text = EMPTY_TEXT
+            self.grid.empty_text = self._empty_text()
         elif category is None:
             running = self.session.running
-            self.grid.empty_text = "Looking for photos…" if running else "No photos found."
+            self.grid.empty_text = (
+                self.tr("Looking for photos…") if running else self.tr("No photos found.")
+            )
         else:
-            self.grid.empty_text = f"No photos in “{category}”."
+            self.grid.empty_text = self.tr("No photos in “{category}”.").format(category=category)
         self.grid.viewport().update()
+
+    def _show_search_heading(self) -> None:
+        """Searching: what is searched, and how many photos of every folder match."""
+        n = self.session.model.rowCount()
+        self.heading.setText(self.search.label)
+        self.subheading.setText(
+            plural("MainWindow", "%n photo(s), best match first", n) if n else ""
+        )
+        self.grid.empty_text = self.tr("No photo matches.")
+        self.grid.viewport().update()
+
+    def _empty_text(self) -> str:
+        return self.tr(EMPTY_TEXT)
 
     # -- widgets -> session --------------------------------------------------------------------
     @Slot(CategorySelected)
     def _on_category_selected(self, event: CategorySelected) -> None:
+        self.search.clear()  # choosing a category ends a search
         self.grid.set_show_category(event.name is None)
         self.session.model.set_category(event.name, review=event.review)
         self.grid_controls.set_enabled(not event.review)  # review has its own order
@@ -412,6 +456,7 @@ class MainWindow(QMainWindow):
 
     @Slot(FolderChosen)
     def _on_folder_chosen(self, event: FolderChosen) -> None:
+        self.search.clear()
         self.session.model.set_folder(event.path)
         self._update_heading()
 
@@ -439,14 +484,17 @@ class MainWindow(QMainWindow):
         self._update_heading()
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Add a folder of photos"))
         if folder:
             self.add_paths([Path(folder)])
 
     def choose_photos(self) -> None:
         found, _ = QFileDialog.getOpenFileNames(
-            self, "Add photos", "", "Images (*.jpg *.jpeg *.png *.webp *.heic *.tif *.tiff)"
-        )
+            self, self.tr("Add photos"), "",
+            self.tr("Images ({patterns})").format(
+                patterns="*.jpg *.jpeg *.png *.webp *.heic *.tif *.tiff"
+            ),
+        )  # fmt: skip
         if found:
             self.add_paths([Path(f) for f in found])
 
@@ -460,6 +508,15 @@ class MainWindow(QMainWindow):
 
     def show_examples(self, name: str) -> None:
         ExamplesDialog(self, self.session, name).exec()
+
+    def show_duplicates(self) -> DuplicatesDialog:
+        """The Duplicates view (one, kept while the window lives), looking afresh."""
+        if self.duplicates is None:
+            self.duplicates = DuplicatesDialog(self.session, self.file_actions, self)
+        self.duplicates.show()
+        self.duplicates.raise_()
+        self.duplicates.find()
+        return self.duplicates
 
     # -- drops from the file manager -------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -495,16 +552,20 @@ class MainWindow(QMainWindow):
             for name, version in versions.items()
             if name != "PhotoSorter"
         )
+        about = self.tr(
+            "Sorts photos into categories you describe in plain words, with an OpenCLIP model "
+            "running on this computer. Your photos never leave it."
+        )
+        title = self.tr("PhotoSorter {version}").format(version=__version__)
+        model = self.tr("Model: {model}").format(model=str(self.session.model_spec))
+        notes = "".join(
+            f"<p><small>{html.escape(n)}</small></p>" for n in self.session.encoder_notes
+        )
         QMessageBox.about(
             self,
-            "About PhotoSorter",
-            f"<h3>PhotoSorter {__version__}</h3><p>Sorts photos into categories you describe "
-            "in plain words, with an OpenCLIP model running on this computer. Your photos "
-            f"never leave it.</p><p>Model: {html.escape(str(self.session.model_spec))}</p>"
-            f"<table cellspacing='4'>{rows}</table>"
-            + "".join(
-                f"<p><small>{html.escape(n)}</small></p>" for n in self.session.encoder_notes
-            ),
+            self.tr("About PhotoSorter"),
+            f"<h3>{html.escape(title)}</h3><p>{html.escape(about)}</p>"
+            f"<p>{html.escape(model)}</p><table cellspacing='4'>{rows}</table>{notes}",
         )
 
     def _show_bug(self, message: str, details: str) -> None:

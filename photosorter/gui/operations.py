@@ -1,4 +1,4 @@
-"""Move / copy / tag and undo, from the GUI: plan, confirm, run off the GUI thread.
+"""Move / copy / tag / trash and undo, from the GUI: plan, confirm, run off the GUI thread.
 
 `confirm` and `choose_destination` are plain callables so tests (and scripts) can answer
 the dialogs; by default they show the plan dialog and a folder picker. `confirm` answers
@@ -35,17 +35,22 @@ from photosorter.gui.workers import (
     stop_thread,
 )
 
-VERBS = {"move": "Moving", "copy": "Copying", "tag": "Tagging", "undo": "Undoing"}
+VERBS = {
+    "move": "Moving photos…", "copy": "Copying photos…", "tag": "Tagging photos…",
+    "trash": "Moving photos to the trash…", "undo": "Undoing…",
+}  # fmt: skip
 DONE = {"move": "moved", "copy": "copied", "tag": "tagged"}
 APPLIED = {
     "move": "%n photo(s) moved",
     "copy": "%n photo(s) copied",
     "tag": "%n photo(s) tagged",
+    "trash": "%n photo(s) moved to the trash",
 }
 UNDONE = {
     "move": "%n photo(s) moved back.",
     "copy": "%n copied photo(s) removed.",
     "tag": "Keywords removed from %n photo(s).",
+    "trash": "%n photo(s) put back from the trash.",
 }
 
 
@@ -53,12 +58,14 @@ UNDONE = {
 class OperationDone:
     """A file operation (or undo) ended: what to tell the user, what moved where."""
 
-    kind: str  # "move" | "copy" | "tag" | "undo"
+    kind: str  # "move" | "copy" | "tag" | "trash" | "undo"
     message: str
     moved: dict[Path, Path]
     problems: tuple[Problem, ...] = ()
-    done: int = 0  # photos moved, copied or tagged
+    done: int = 0  # photos moved, copied, tagged or trashed
     auto: bool = False  # started by a watched folder, not by the user
+    trashed: tuple[Path, ...] = ()  # photos now in the trash
+    restored: tuple[Path, ...] = ()  # photos an undo put back from the trash
 
 
 class FileActions(QObject):
@@ -132,6 +139,17 @@ class FileActions(QObject):
         if dest is not None and dest != settings.destination:
             self.session.update_settings(replace(settings, destination=dest), restart=False)
 
+    def trash(self, paths: list[Path]) -> bool:
+        """Move these photos (duplicates of ones kept) to the system trash, undoably."""
+        if self.busy or not paths:
+            return False
+        job = FileJob("trash", tuple((p, "") for p in paths), None)
+        plan = self._plan(list(job.items), "trash", None)
+        if not plan.steps:
+            return False
+        self._apply(plan, job=job)
+        return True
+
     def apply_automatically(
         self, items: list[tuple[Path, str]], action: str, dest: Path | None
     ) -> bool:
@@ -151,6 +169,8 @@ class FileActions(QObject):
 
     def _plan(self, items: list[tuple[Path, str]], action: str, dest: Path | None) -> fileops.Plan:
         """The plan for `action`, each category into its own folder (its `folder` key)."""
+        if action == "trash":
+            return fileops.plan_trash([path for path, _ in items])
         folders = self.session.categories.folders
         return fileops.plan_operation(items, action, dest, folders)  # type: ignore[arg-type]
 
@@ -245,7 +265,7 @@ class FileActions(QObject):
         self._cancel = request.cancel
         self._kind = kind
         self._auto = auto
-        self.busy_changed.emit(BusyState(f"{VERBS[kind]} photos…", cancellable=kind != "undo"))
+        self.busy_changed.emit(BusyState(VERBS[kind], cancellable=kind != "undo"))
         self.worker.start(request)
 
     # -- dialogs (replaceable) ---------------------------------------------------------------
@@ -272,7 +292,7 @@ class FileActions(QObject):
     @Slot(JobProgress)
     def _on_progress(self, event: JobProgress) -> None:
         if event.generation == self._generation:
-            text = f"{VERBS.get(self._kind, 'Working')} photos…"
+            text = VERBS.get(self._kind, "Working…")
             self.busy_changed.emit(BusyState(text, event.done, event.total, None, True))
 
     @Slot(TaskFinished)
@@ -288,6 +308,10 @@ class FileActions(QObject):
             self._record_undo(result)
         else:
             self._record(result, done.done)
+        if done.trashed:
+            self.session.forget(list(done.trashed))
+        if done.restored:
+            self.session.start_run(list(done.restored))  # back in the grid
         if done.moved:
             self.session.moved(done.moved)
             if event.kind == "move" and self._dest_root is not None:
@@ -326,7 +350,8 @@ class FileActions(QObject):
         if report.cancelled:
             parts.append(self.tr("cancelled"))
         text = ", ".join(parts) + "."
-        return OperationDone(report.action, text, moved, problems, done=len(ok))
+        trashed = tuple(o.source for o in ok if report.action == "trash")
+        return OperationDone(report.action, text, moved, problems, len(ok), trashed=trashed)
 
     def _undone(self, report: fileops.UndoReport) -> OperationDone:
         if report.later:
@@ -340,6 +365,9 @@ class FileActions(QObject):
             if report.action == "move" and i.restored is not None
         }
         problems = tuple(Problem(i.path, i.message) for i in report.not_reverted)
+        restored = tuple(
+            i.restored for i in report.reverted if report.action == "trash" and i.restored
+        )
         name = action_name(report.action or "move")
         text = self.tr("Undid {action}: ").format(action=name)
         text += plural("FileActions", UNDONE[report.action or "move"], len(report.reverted))
@@ -349,7 +377,7 @@ class FileActions(QObject):
             )
         if report.to_retry:
             text += " " + self.tr("Fix what stands in their way, then Undo again to finish.")
-        return OperationDone("undo", text, moved, problems)
+        return OperationDone("undo", text, moved, problems, restored=restored)
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         self.cancel()  # stops after the file being handled: nothing is left half-done

@@ -1,5 +1,6 @@
 """The grid's model: the photos of one category (or all) from the ResultSet, sorted;
-or, in the "Needs review" view, the photos the model is least sure of first.
+or, in the "Needs review" view, the photos the model is least sure of first; or, while
+searching, the photos found, best match first, each with its similarity as its score.
 
 Filtering and sorting happen here with numpy over the whole set (fast for 10,000 rows,
 no per-comparison Python calls); rows that arrive while a job runs are inserted in place.
@@ -78,6 +79,8 @@ class PhotoModel(QAbstractListModel):
         self.category: str | None = None  # None: all photos
         self.review = False  # the "Needs review" view: least sure first, whatever the sort
         self.folder: Path | None = None  # None: every folder; else only photos under it
+        self._found: np.ndarray | None = None  # searching: the rows found, best first
+        self._similarity = np.zeros(0, dtype=np.float32)  # searching: per result row
         self._in_folder: list[bool] = []  # per result row: under `folder`
         self.sort_mode = SortMode.CONFIDENCE
         self.descending = True
@@ -107,9 +110,9 @@ class PhotoModel(QAbstractListModel):
         if role == CategoryRole:
             return res.category_of(row) or UNCATEGORIZED
         if role == ScoreRole:
-            return float(res.scores[row])
+            return float(self._similarity[row] if self.searching else res.scores[row])
         if role == ManualRole:
-            return bool(res.manual[row])
+            return bool(res.manual[row]) and not self.searching
         if role == ErrorRole:
             return res.errors[row]
         if role in (ThumbnailRole, ThumbnailFailedRole):
@@ -127,7 +130,10 @@ class PhotoModel(QAbstractListModel):
         res = self.results
         category = res.category_of(row) or UNCATEGORIZED
         how = "set by you" if res.manual[row] else f"{res.scores[row]:.0%} confidence"
-        return f"{res.paths[row]}\n{category} ({how})"
+        text = f"{res.paths[row]}\n{category} ({how})"
+        if self.searching:
+            text += "\n" + self.tr("{score:.0%} match").format(score=self._similarity[row])
+        return text
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         base = super().flags(index)
@@ -172,7 +178,22 @@ class PhotoModel(QAbstractListModel):
         self._in_folder = []
         self.refresh()
 
+    @property
+    def searching(self) -> bool:
+        return self._found is not None
+
+    def set_search(self, rows: np.ndarray | None, scores: np.ndarray | None = None) -> None:
+        """Show only `rows` (result rows, best match first) with their similarity `scores`,
+        whatever the category, folder or sort chosen; None: back to them."""
+        self._found = None if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows is not None and scores is not None:
+            self._similarity = np.zeros(len(self.results), dtype=np.float32)
+            self._similarity[self._found] = scores
+        self.refresh()
+
     def _visible(self) -> np.ndarray:
+        if self._found is not None:
+            return self._found
         rows = self.results.review_rows() if self.review else self.results.rows_in(self.category)
         if self.folder is None or not len(rows):
             return rows
@@ -187,6 +208,7 @@ class PhotoModel(QAbstractListModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._order, self._sort_keys, self._names, self._in_folder = [], [], [], []
+        self._found = None
         self._taken, self._dates_asked = np.zeros(0), 0
         self.dates.reset()
         self.endResetModel()
@@ -194,8 +216,8 @@ class PhotoModel(QAbstractListModel):
     def refresh(self) -> None:
         """Recompute which rows show and in what order (after a re-score or a filter change)."""
         self._sync_rows()
-        order = rows = self._visible()  # review: already least sure first
-        if len(rows) and not self.review:
+        order = rows = self._visible()  # review, search: already in their order
+        if len(rows) and not self.review and not self.searching:
             names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
             primary = self._primary(rows)
             if primary is None:  # by name
@@ -224,7 +246,10 @@ class PhotoModel(QAbstractListModel):
     @property
     def _keys_ascend(self) -> bool:
         """Whether `_sort_keys` ascend (all but Z-to-A names), so a row can be bisected in."""
-        return self.review or self.sort_mode is not SortMode.NAME or not self.descending
+        return (
+            self.review or self.searching
+            or self.sort_mode is not SortMode.NAME or not self.descending
+        )  # fmt: skip
 
     def _insert(self, row: int) -> None:
         (key,) = self._keys(np.asarray([row]))
@@ -248,7 +273,7 @@ class PhotoModel(QAbstractListModel):
         """Dates taken arrived: move the rows they change to their place."""
         self._sync_rows()
         self._taken[event.rows] = event.dates
-        if self.sort_mode is not SortMode.DATE_TAKEN or self.review:
+        if self.sort_mode is not SortMode.DATE_TAKEN or self.review or self.searching:
             return
         if len(event.rows) > _BULK:
             self.refresh()
@@ -301,6 +326,8 @@ class PhotoModel(QAbstractListModel):
     def _keys(self, rows: np.ndarray) -> list[tuple]:
         """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
         index = rows.tolist()
+        if self.searching:
+            return list(zip((-self._similarity[rows]).tolist(), index, strict=True))
         if self.review:
             return list(zip(self.results.margins[rows].tolist(), index, strict=True))
         names = [self._names[r] for r in index]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
+from photosorter.core.find.search import rank
 from photosorter.core.library.pipeline import IndexBatch
 from photosorter.core.model.classifier import (
     DEFAULT_MIN_FIT,
@@ -269,6 +270,22 @@ class ResultSet:
     def mtimes(self) -> np.ndarray:
         """Per row: the file's modification time in seconds (0 when unknown)."""
         return self._mtime.view
+
+    def vector(self, row: int) -> np.ndarray | None:
+        """The embedding of a row (None: not read, failed, or deleted)."""
+        i = int(self._vec_row.data[row])
+        return self._vectors[i] if i >= 0 else None
+
+    def embedded_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with an embedding (not deleted) and those embeddings, row by row."""
+        rows = np.flatnonzero(self._vec_row.view >= 0)
+        return rows, self._vectors[self._vec_row.view[rows]]
+
+    def ranked(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every row with an embedding, most similar to `query` first, and its cosine."""
+        rows, vectors = self.embedded_rows()
+        found = rank(vectors, query)
+        return rows[found.index], found.score
 
     def review_rows(self) -> np.ndarray:
         """Photos the model placed, least sure first (smallest margin to the runner-up);

@@ -352,15 +352,16 @@ class Session(QObject):
         self._cancel = None
         self._status = ""
         self._set_running(False)
-        self._report(event)
+        self.report_failure(event)
         self.run_finished.emit(JobFinished(event.generation, True, 0, 0, 0.0))
 
     @Slot(JobFailed)
     def _on_scoring_failed(self, event: JobFailed) -> None:
         if event.generation == self._scoring_generation:
-            self._report(event)
+            self.report_failure(event)
 
-    def _report(self, event: JobFailed) -> None:
+    def report_failure(self, event: JobFailed) -> None:
+        """A job stopped: a plain notice for what the user can fix, else the bug dialog."""
         if event.user_error:
             self.notice.emit(Notice(event.message, "error", True, model_problem=event.model))
         else:

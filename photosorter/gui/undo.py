@@ -41,8 +41,8 @@ class Change(QUndoCommand, Generic[State]):
 class FileJob:
     """What a file operation did: the action, the photos (path, category), where to."""
 
-    action: str  # "move" | "copy" | "tag"
-    items: tuple[tuple[Path, str], ...]
+    action: str  # "move" | "copy" | "tag" | "trash"
+    items: tuple[tuple[Path, str], ...]  # (photo, category; "" for the trash)
     dest: Path | None
 
 
@@ -52,7 +52,7 @@ class FileOperationRunner(Protocol):
 
 
 class FileOperation(QUndoCommand):
-    """A move, copy or tag the user ran; `op_id` is its operation in the journal (None when
+    """A move, copy, tag or trash the user ran; `op_id` is its operation in the journal (None when
     its redo changed no file)."""
 
     def __init__(self, runner: FileOperationRunner, job: FileJob, op_id: int | None) -> None:
@@ -83,6 +83,7 @@ def action_name(action: str) -> str:
         "move": QCoreApplication.translate("Undo", "Move to Folders"),
         "copy": QCoreApplication.translate("Undo", "Copy to Folders"),
         "tag": QCoreApplication.translate("Undo", "Write Tags"),
+        "trash": QCoreApplication.translate("Undo", "Move to the Trash"),
     }
     return names[action]
 

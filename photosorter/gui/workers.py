@@ -1,7 +1,8 @@
 """Qt adapters that run core generators off the GUI thread and report with signals.
 
 `InferenceWorker` lives on one long-lived QThread and owns the model (`Engine`): it scans,
-indexes and builds category matrices, one job at a time. `TaskWorker` runs file
+indexes, builds category matrices, embeds search words and groups duplicates, one job at
+a time (matrices and search words also between an index job's batches). `TaskWorker` runs file
 operations (apply a plan, undo) on a second thread. Every payload is a frozen dataclass
 carrying the generation id of the request, so the GUI can drop results it no longer wants.
 """
@@ -22,6 +23,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from photosorter.core.categories import CategorySet
 from photosorter.core.errors import ModelDownloadError, ModelError, PhotoSorterError
+from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplicates
+from photosorter.core.find.duplicates import photos_with_info as with_info
+from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import (
     CancelToken,
@@ -76,6 +80,50 @@ class ScoringReady:
     params: ScoringParams
     file_examples: Examples = field(default_factory=Examples.none)
     model_id: str = ""
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """Embed the words `text` with the model in use (cached in the store after once)."""
+
+    generation: int
+    text: str
+    model: str
+    device: str | None
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
+class QueryReady:
+    generation: int
+    text: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class IndexedPhoto:
+    """A photo in the result set, as `photos_with_info` needs it."""
+
+    path: Path
+    key: str | None
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class DuplicatesRequest:
+    """Group `photos` (their embeddings in `vectors`, row by row) that are the same picture."""
+
+    generation: int
+    photos: tuple[IndexedPhoto, ...]
+    vectors: np.ndarray = field(compare=False)
+
+
+@dataclass(frozen=True)
+class DuplicatesReady:
+    generation: int
+    groups: tuple[DuplicateGroup, ...]
+    failed: tuple[Failed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,8 +201,14 @@ class InferenceWorker(QObject):
     failed = Signal(JobFailed)
     encoder_notice = Signal(str)  # the fast image encoder fell back, and why (plain words)
     scoring_failed = Signal(JobFailed)
+    query_ready = Signal(QueryReady)
+    duplicates_ready = Signal(DuplicatesReady)
+    query_failed = Signal(JobFailed)
+    duplicates_failed = Signal(JobFailed)
     _index_requested = Signal(IndexRequest)
     _matrix_requested = Signal()
+    _query_requested = Signal()
+    _duplicates_requested = Signal(DuplicatesRequest)
 
     def __init__(self, store: Store) -> None:
         super().__init__()
@@ -162,9 +216,12 @@ class InferenceWorker(QObject):
         self._engine: _ReportingEngine | None = None
         self._lock = threading.Lock()
         self._pending_matrix: MatrixRequest | None = None
+        self._pending_query: QueryRequest | None = None
         self._generation = 0
         self._index_requested.connect(self._run_index)
         self._matrix_requested.connect(self._serve_matrix)
+        self._query_requested.connect(self._serve_query)
+        self._duplicates_requested.connect(self._run_duplicates)
 
     # Called from the GUI thread; the work itself runs on the worker's thread.
     def start_index(self, request: IndexRequest) -> None:
@@ -175,6 +232,15 @@ class InferenceWorker(QObject):
         with self._lock:
             self._pending_matrix = request  # only the newest one matters
         self._matrix_requested.emit()
+
+    def request_query(self, request: QueryRequest) -> None:
+        """Queue search words; served between batches when an index job is running."""
+        with self._lock:
+            self._pending_query = request  # only the newest words matter
+        self._query_requested.emit()
+
+    def find_duplicates(self, request: DuplicatesRequest) -> None:
+        self._duplicates_requested.emit(request)
 
     def _engine_for(self, model: str, device: str | None, backend: str, generation: int) -> Engine:
         spec = ModelSpec.parse(model)
@@ -215,6 +281,34 @@ class InferenceWorker(QObject):
             if standalone:
                 self.status_changed.emit(JobStatus(gen, ""))
         self.scoring_ready.emit(ready)
+
+    @Slot()
+    def _serve_query(self) -> None:
+        with self._lock:
+            request, self._pending_query = self._pending_query, None
+        if request is None:
+            return
+        gen = request.generation
+        try:
+            engine = self._engine_for(request.model, request.device, request.backend, gen)
+            vector = text_query(engine, self._store, request.text)
+        except Exception as exc:
+            self.query_failed.emit(_failure(gen, exc))
+            return
+        self.query_ready.emit(QueryReady(gen, request.text, vector))
+
+    @Slot(DuplicatesRequest)
+    def _run_duplicates(self, request: DuplicatesRequest) -> None:
+        """Size, format and perceptual hash of each photo (decoded once for photos indexed
+        before they were stored), then the groups."""
+        gen = request.generation
+        try:
+            photos, rows, failed = with_info(self._store, request.photos)
+            groups = find_duplicates(photos, request.vectors[rows]) if photos else []
+        except Exception as exc:
+            self.duplicates_failed.emit(_failure(gen, exc))
+            return
+        self.duplicates_ready.emit(DuplicatesReady(gen, tuple(groups), tuple(failed)))
 
     def _scoring(self, engine: Engine, gen: int, categories: CategorySet) -> ScoringReady:
         """The matrix for `categories` and their example photos. A bad example (the user can
@@ -274,6 +368,7 @@ class InferenceWorker(QObject):
                 JobProgress(gen, batch.progress.done, total, batch.progress.eta_s)
             )
             self._build_pending_matrix(standalone=False)  # an edit need not wait for the run
+            self._serve_query()  # nor a search
         return total, failed
 
     def _emit_unsorted(self, gen: int, results: list[PhotoResult], total: int) -> None:

@@ -1,4 +1,4 @@
-"""Move, copy or tag photos by category: plan first, then apply, undo, recover.
+"""Move, copy or tag photos by category, or trash them: plan first, then apply, undo, recover.
 
 A `Plan` is computed from (photo, category) pairs by reading the disk only (listdir); it
 can be printed or shown for confirmation, then `apply_plan` carries it out through the
@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 from photosorter.core.categories import UNCATEGORIZED, sanitize_folder_name
 from photosorter.core.errors import ConfigError, FileOpError, PhotoSorterError
-from photosorter.core.files import claims, safeio
+from photosorter.core.files import claims, safeio, trash
 from photosorter.core.files.journal import (  # noqa: F401 - undo/recovery are part of this API
     Journal,
     UndoItem,
@@ -40,8 +40,8 @@ from photosorter.core.files.xmp import (
 from photosorter.core.library.cache import Store
 from photosorter.core.userfiles import NotRegularFileError, regular_size
 
-Action = Literal["move", "copy", "tag"]
-ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
+Action = Literal["move", "copy", "tag", "trash"]
+ACTIONS: tuple[str, ...] = ("move", "copy", "tag")  # by category (trash: `plan_trash`)
 Status = Literal["ok", "skipped-identical", "error"]  # skipped: already done (copy or keywords)
 
 RAW_EXTENSIONS = frozenset(
@@ -89,6 +89,9 @@ class Plan:
         for s in self.steps:
             if self.action == "tag":
                 lines.append(f"tag  {s.source} +keywords {', '.join(s.keywords)}")
+                continue
+            if self.action == "trash":
+                lines.append(f"trash  {s.source}")
                 continue
             extra = [c.name for c, _ in s.companions]
             more = f"  (with {', '.join(extra)})" if extra else ""
@@ -183,6 +186,18 @@ def plan_operation(
             )
         companions = tuple(zip(members[1:], targets[1:], strict=True))
         plan.steps.append(Step(primary, category, targets[0], (category,), companions, note))
+    return plan
+
+
+def plan_trash(paths: Sequence[Path]) -> Plan:
+    """Send these photos to the system trash (duplicates beside the one kept); those no
+    longer there are left out."""
+    plan = Plan("trash", None)
+    for path in dict.fromkeys(Path(os.path.abspath(p)) for p in paths):
+        if os.path.lexists(path):
+            plan.steps.append(Step(path, ""))
+        else:
+            plan.left.append((path, "no longer there"))
     return plan
 
 
@@ -292,6 +307,8 @@ def apply_plan(
             try:
                 if plan.action == "tag":
                     outcome = _apply_tag(journal, op, step)
+                elif plan.action == "trash":
+                    outcome = _apply_trash(journal, op, step)
                 else:
                     outcome = _apply_transfer(journal, op, step, plan.action, made)
             except (PhotoSorterError, OSError) as exc:  # OSError: e.g. the lock folder
@@ -348,6 +365,14 @@ def _transfer_claimed(journal: Journal, op: int, step: Step, kind: str, made: se
             journal.store.rename_file(str(src), str(dst))
     pairs = tuple(zip(members[1:], targets[1:], strict=True))
     return Outcome(step.source, step.category, "ok", targets[0], companions=pairs)
+
+
+def _apply_trash(journal: Journal, op: int, step: Step) -> Outcome:
+    """Send one photo to the system trash, claimed against other processes."""
+    with claims.claim([step.source]):
+        _present_members(replace(step, companions=()))
+        trash.send_to_trash(journal, op, step.source)
+    return Outcome(step.source, step.category, "ok")
 
 
 def _present_members(step: Step) -> list[Path]:

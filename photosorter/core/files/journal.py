@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.files import safeio
+from photosorter.core.files import safeio, trash
 from photosorter.core.files.safeio import read_sidecar
 from photosorter.core.files.steps import OpRow, StepRow
 from photosorter.core.files.xmp import Keywords, XmpError, merge_keywords, remove_keywords
@@ -242,7 +242,7 @@ class UndoReport:
 
 # -- undo and recovery ----------------------------------------------------------------------
 def undo_last(store: Store, op_id: int | None = None) -> UndoReport:
-    """Revert the last applied move/copy/tag; what could not be reverted is reported.
+    """Revert the last applied move/copy/tag/trash; what could not be reverted is reported.
 
     The operation stays undoable while a file is left that a retry may revert (its original
     place taken, a permission); what can never be reverted (a moved photo that is gone, a
@@ -261,7 +261,7 @@ def undo_last(store: Store, op_id: int | None = None) -> UndoReport:
     try:
         rows = [r for r in target.steps if r.state == "done" and r.undoes is None]
         for row in reversed(rows):
-            if row.kind in ("move", "copy", "sidecar"):
+            if row.kind in ("move", "copy", "sidecar", trash.TRASH_KIND):
                 item = _undo_row(journal, op, row)
                 if not item.ok and not item.retry:
                     journal.update(row, "undone", message=f"not reverted: {item.message}")
@@ -279,11 +279,12 @@ def undo_last(store: Store, op_id: int | None = None) -> UndoReport:
 
 
 def undo_targets(store: Store) -> list[Path]:
-    """Where undoing the last operation would put moved files back (a watcher ignores them)."""
+    """Where undoing the last operation would put moved or trashed files back (a watcher
+    ignores them)."""
     target = Journal(store).last_undoable()
-    if target is None or target.action != "move":
+    if target is None or target.action not in ("move", trash.TRASH_KIND):
         return []
-    return [r.source for r in target.steps if r.kind == "move" and r.state == "done"]
+    return [r.source for r in target.steps if r.kind == target.action and r.state == "done"]
 
 
 def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
@@ -299,10 +300,14 @@ def _undo_row(journal: Journal, op: int, row: StepRow) -> UndoItem:
             safeio.transfer(journal, back)
             journal.store.rename_file(str(row.dest), str(row.source))
             return UndoItem(row.dest, row.source, True)
+        if row.kind == trash.TRASH_KIND:
+            return UndoItem(row.source, trash.restore(journal, op, row), True)
         if row.kind == "copy":
             done = safeio.delete_copy(journal, op, row.dest, row.hash or "", undoes=row.id)
             return UndoItem(row.dest, None, True, done.message or "copy removed")
         return _undo_tag(journal, op, row)
+    except trash.NotRestorable as exc:
+        return UndoItem(row.dest, None, False, str(exc))
     except (PhotoSorterError, OSError) as exc:
         return UndoItem(row.dest, None, False, str(exc), retry=not _changed_copy(row))
 

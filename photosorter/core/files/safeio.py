@@ -353,6 +353,10 @@ def recover_step(journal: StepLog, row: StepRow, *, finish: bool = False) -> str
         gone = not os.path.lexists(dst)
         journal.update(row, "done" if gone else "failed", message="interrupted")
         return f"{'removed' if gone else 'kept'} copy {dst}"
+    if row.kind == "trash":  # send2trash moves the file in one step: it went or it stayed
+        gone = not os.path.lexists(dst)
+        journal.update(row, "done" if gone else "failed", message="interrupted")
+        return f"{'moved' if gone else 'did not move'} {dst} to the trash"
     if temp is not None and os.path.lexists(temp):
         if row.kind != "sidecar" and not os.path.lexists(src) and row.state == "pending":
             # Never delete what may be the only copy: give it a findable name.

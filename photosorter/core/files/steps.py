@@ -16,7 +16,7 @@ from typing import Protocol
 class StepRow:
     id: int
     op: int
-    kind: str  # move | copy | sidecar | delete | mkdir
+    kind: str  # move | copy | sidecar | delete | mkdir | trash
     source: Path
     dest: Path
     temp: Path | None
@@ -31,7 +31,7 @@ class StepRow:
 @dataclass
 class OpRow:
     id: int
-    action: str  # move | copy | tag | undo
+    action: str  # move | copy | tag | trash | undo
     state: str  # running | applied | empty | undone
     pid: int
     started: float
