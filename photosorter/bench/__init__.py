@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from photosorter.bench.config import FULL, QUICK, Config, busy_seconds, cores, machine, timed
-from photosorter.bench.inputs import make_model, make_photos
 from photosorter.bench.probes import gui_start, peak_rss, stall_probe
 
-__all__ = ["Config", "cores", "main", "make_model", "make_photos", "run", "timed"]
+__all__ = ["Config", "cores", "main", "run", "timed"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -103,6 +102,7 @@ def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
         text_figure,
     )
     from photosorter.bench.find import measure_find
+    from photosorter.bench.inputs import make_model, make_photos  # numpy: not at parser time
 
     say = log or (lambda _m: None)
     report: dict[str, Any] = {"machine": machine(), "config": _config_dict(cfg)}

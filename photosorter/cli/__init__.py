@@ -99,7 +99,7 @@ def gui_main() -> int:
 
 def version_text() -> str:
     """Versions of PhotoSorter and what it runs on (from package metadata: fast)."""
-    from photosorter.core.model.engine import DEFAULT_MODEL
+    from photosorter.core.model import DEFAULT_MODEL
     from photosorter.versions import component_versions
 
     versions = component_versions()

@@ -13,7 +13,7 @@ from photosorter.cli.output import EXIT_OK, EXIT_SOME_FAILED
 
 
 def add_duplicates_parser(sub: argparse._SubParsersAction) -> None:
-    from photosorter.core.find.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD
+    from photosorter.core.find import DEFAULT_THRESHOLD, MIN_THRESHOLD
 
     p = sub.add_parser(
         "duplicates",

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from photosorter.core.categories import CategorySet, load_categories
 from photosorter.core.errors import PhotoSorterError
+
+if TYPE_CHECKING:  # loaded by the commands that use them, not to build the parser
+    from photosorter.core.categories import CategorySet
 
 ACTIONS = ("move", "copy", "tag")  # photosorter.core.files.fileops.ACTIONS, without importing it
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    from photosorter.core.model.engine import DEFAULT_MODEL
+    from photosorter.core.model import DEFAULT_MODEL
 
     p.add_argument(
         "--model",
@@ -49,6 +52,8 @@ def make_engine(args: argparse.Namespace):
 
 
 def load_category_args(args: argparse.Namespace) -> CategorySet:
+    from photosorter.core.categories import load_categories
+
     categories = load_categories(args.categories)
     if getattr(args, "threshold", None) is not None:
         if not 0 <= args.threshold <= 1:

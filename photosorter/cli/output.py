@@ -8,8 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.core.categories import UNCATEGORIZED
-
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -40,6 +38,8 @@ def report_recovery(store, err: TextIO) -> None:
 
 
 def print_summary(results, out: TextIO) -> None:
+    from photosorter.core.categories import UNCATEGORIZED
+
     counts = Counter(r.category or UNCATEGORIZED for r in results if not r.error)
     failed = sum(1 for r in results if r.error)
     width = max([len(n) for n in counts] + [len("Errors")])

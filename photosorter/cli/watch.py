@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from photosorter.cli.actions import cancel_on_sigint, default_dest
 from photosorter.cli.options import (
@@ -16,8 +16,9 @@ from photosorter.cli.options import (
     open_store,
 )
 from photosorter.cli.output import EXIT_OK, emit_json, report_recovery
-from photosorter.core.library.pipeline import CancelToken
-from photosorter.core.watch.autosort import AutoSorter, AutoSortEvent
+
+if TYPE_CHECKING:  # the core loads when the command runs, not when the parser is built
+    from photosorter.core.watch.autosort import AutoSortEvent
 
 
 def add_watch_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,8 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from photosorter.core.library.pipeline import CancelToken
+    from photosorter.core.watch.autosort import AutoSorter
 
     out, err = sys.stdout, sys.stderr
     dest = (args.dest or default_dest(args.paths)) if args.action != "tag" else None

@@ -9,6 +9,7 @@ import pytest
 
 from photosorter import bench
 from photosorter.bench.find import find_table, find_targets, measure_find
+from photosorter.bench.inputs import make_model, make_photos
 
 
 def test_find_figures_are_reported(tmp_path: Path) -> None:
@@ -16,8 +17,8 @@ def test_find_figures_are_reported(tmp_path: Path) -> None:
         photos=4, width=320, height=240, arch="tiny", reps=1, batch_size=4,
         workdir=tmp_path, rescore_n=(2_000, 5_000), quick=True,
     )  # fmt: skip
-    photos = bench.make_photos(tmp_path / "photos", cfg.photos, cfg.width, cfg.height)
-    spec = bench.make_model(tmp_path / "model", "tiny")
+    photos = make_photos(tmp_path / "photos", cfg.photos, cfg.width, cfg.height)
+    spec = make_model(tmp_path / "model", "tiny")
     report: dict = {}
     measure_find(cfg, spec, photos, lambda key, _what, fn: report.__setitem__(key, fn()))
     assert [x["n"] for x in report["search"]] == [2_000, 5_000]

@@ -24,12 +24,11 @@ from typing import Protocol
 import numpy as np
 
 from photosorter.core.errors import ImageError
+from photosorter.core.find import DEFAULT_THRESHOLD, MIN_THRESHOLD
 from photosorter.core.library.cache import ImageInfo, Store
 from photosorter.core.library.images import decode_photo, open_image_file
 from photosorter.core.library.perceptual import BITS, hamming, image_info
 
-DEFAULT_THRESHOLD = 0.9  # hashes agree on >= 90% of their bits: at most 6 of 64 differ
-MIN_THRESHOLD = 0.75  # at most 16 bits: beyond, unrelated photos match and the search is slow
 MIN_COSINE = 0.9  # CLIP embeddings of one picture, re-encoded or resized: >= 0.97 measured
 _DECODE_SIDE = 224  # decode size for photos indexed before hashes were stored
 

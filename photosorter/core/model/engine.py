@@ -21,15 +21,13 @@ import numpy as np
 from photosorter.core.errors import ModelDownloadError, ModelError
 from photosorter.core.filehashes import cached_file_hash
 from photosorter.core.library.images import PreprocessSpec
+from photosorter.core.model import DEFAULT_ARCH, DEFAULT_MODEL, DEFAULT_TAG  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARCH = "ViT-B-32"
-DEFAULT_TAG = "laion2b_s34b_b79k"
-DEFAULT_MODEL = f"{DEFAULT_ARCH}:{DEFAULT_TAG}"
 LOCAL_PREFIX = "local-dir:"
 HUB_PREFIX = "hf-hub:"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
