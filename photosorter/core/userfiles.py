@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import os
 import stat
 import uuid
@@ -18,6 +19,7 @@ from typing import BinaryIO
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _TEMP_SUFFIX = ".photosorter-tmp"
+_CHUNK = 1 << 20
 _KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -100,3 +102,24 @@ def _cut_name(name: str, budget: int) -> str:
         return name
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     return decoder.decode(raw[: max(budget, 0)], final=False)  # holds back a cut character
+
+
+# -- the content hash: the store's key for a photo, the journal's proof of a copy ---------
+def new_digest() -> hashlib.blake2b:
+    """An empty content digest (blake2b-128), for hashing while copying."""
+    return hashlib.blake2b(digest_size=16)
+
+
+def hash_bytes(data: bytes) -> str:
+    """The content hash of `data`."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def hash_stream(fh: BinaryIO) -> str:
+    """The content hash of an open file's remaining bytes, read a chunk at a time."""
+    digest = new_digest()
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    while n := fh.readinto(buf):  # type: ignore[attr-defined]
+        digest.update(view[:n])
+    return digest.hexdigest()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import hashlib
 import os
 import stat
 import sys
@@ -27,7 +26,14 @@ from pathlib import Path
 from photosorter.core.errors import FileOpError
 from photosorter.core.files.steps import StepLog, StepRow
 from photosorter.core.files.xmp import MAX_SIDECAR_BYTES
-from photosorter.core.userfiles import NotRegularFileError, open_regular, temp_name
+from photosorter.core.userfiles import (
+    NotRegularFileError,
+    hash_bytes,
+    hash_stream,
+    new_digest,
+    open_regular,
+    temp_name,
+)
 
 _CHUNK = 1 << 20
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
@@ -107,7 +113,7 @@ def _fsync(fd: int) -> None:
 
 def _copy_file(src: Path, dst: Path) -> str:
     """Copy bytes into the new file `dst` (never an existing one), flushed to disk."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = new_digest()
     with open_regular(src) as fin, open(dst, "xb") as fout:
         while chunk := fin.read(_CHUNK):
             digest.update(chunk)
@@ -126,16 +132,12 @@ def _replace(src: Path, dst: Path) -> None:
 
 
 def file_hash(path: Path, *, follow_symlinks: bool = True) -> str:
-    """blake2b-128 of a regular file's bytes (the same digest as images.file_digest)."""
-    digest = hashlib.blake2b(digest_size=16)
+    """The content hash of a regular file (the store's key for a photo)."""
     with open_regular(path, follow_symlinks=follow_symlinks) as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hash_stream(fh)
 
 
-def bytes_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+bytes_hash = hash_bytes
 
 
 def _fsync_dir(folder: Path) -> None:

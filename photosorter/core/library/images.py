@@ -9,7 +9,6 @@ the rest of it is read.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import math
 import os
@@ -25,7 +24,12 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
-from photosorter.core.userfiles import NotRegularFileError, open_regular
+from photosorter.core.userfiles import (
+    NotRegularFileError,
+    hash_bytes,
+    hash_stream,
+    open_regular,
+)
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
     {
@@ -137,25 +141,13 @@ class PreprocessSpec:
             raise ValueError(f"unknown resize_mode {self.resize_mode!r}")
 
 
-_DIGEST_CHUNK = 1 << 20
-
 # A photo: its path, its bytes, or a file opened (and checked) by open_image_file.
 ImageSource = bytes | str | os.PathLike[str] | BinaryIO
 
 
-def file_digest(data: bytes) -> str:
-    """Content hash of a file's bytes: the embedding cache key."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def stream_digest(fh: BinaryIO) -> str:
-    """file_digest of an open file's remaining bytes, read a chunk at a time (never whole)."""
-    digest = hashlib.blake2b(digest_size=16)
-    buf = bytearray(_DIGEST_CHUNK)
-    view = memoryview(buf)
-    while n := fh.readinto(buf):  # type: ignore[attr-defined]
-        digest.update(view[:n])
-    return digest.hexdigest()
+# The content hash (the embedding cache key) lives in userfiles, shared with file operations.
+file_digest = hash_bytes
+stream_digest = hash_stream
 
 
 def check_header(head: bytes, size: int) -> None:
