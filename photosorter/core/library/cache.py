@@ -14,6 +14,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
     make_dir(path.parent)
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
     except sqlite3.OperationalError as exc:  # a read-only folder or file, say
         raise StorageError(f"Cannot open the store {path}: {exc}") from None
     # FULL: every commit is on disk before it returns. With NORMAL a power cut may lose the
@@ -144,6 +145,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     _migrate(conn)
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch to WAL. Another process creating the same store at this moment can make
+    SQLite answer "locked" at once, without its busy timeout: wait for it, bounded."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -96,7 +96,7 @@ def test_two_processes_moving_across_filesystems_never_duplicate(
     finally:
         for p in procs:
             p.kill()
-            p.wait()
+            p.communicate()  # reaps it and closes its pipes
         shutil.rmtree(other, ignore_errors=True)
     twice = {h: n for h, n in after.items() if n != 1}
     assert not twice, f"{len(twice)} photos found more than once"

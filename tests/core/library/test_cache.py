@@ -103,3 +103,30 @@ def test_journal_writes_are_durable(tmp_path: Path) -> None:
         thread.start()
         thread.join()
         assert seen == [2]
+
+
+def test_processes_creating_one_store_at_once_all_open_it(tmp_path) -> None:
+    """Two PhotoSorters starting on a new store: SQLite can refuse the switch to WAL at once
+    ("database is locked", no busy wait); every opener must still get the store."""
+    import threading
+
+    from photosorter.core.library.cache import connect
+
+    failures = []
+    for trial in range(40):
+        path = tmp_path / f"s{trial}.sqlite3"
+        start = threading.Barrier(6)
+
+        def open_it(path=path, start=start) -> None:
+            start.wait()
+            try:
+                connect(path).close()
+            except Exception as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
