@@ -10,7 +10,7 @@ from typing import TextIO
 import numpy as np
 
 from photosorter.core.library.cache import Store
-from photosorter.core.library.pipeline import PhotoResult, index_photos
+from photosorter.core.library.known import PhotoResult, known_batches, stat_pass
 from photosorter.core.library.scanner import check_roots, scan
 from photosorter.core.model.engine import Engine
 
@@ -28,7 +28,11 @@ def index_paths(
     roots: Sequence[Path], engine: Engine, store: Store, err: TextIO, *, extra: Sequence[Path] = ()
 ) -> Indexed:
     """Every image under `roots` (plus `extra` files) embedded: from the store when known,
-    else read and encoded now, with a progress line on a terminal."""
+    else read and encoded now, with a progress line on a terminal.
+
+    When the store knows every file, neither the decoders nor the model are imported."""
+    import time
+
     from photosorter.cli.output import ProgressLine
 
     out = Indexed()
@@ -38,7 +42,14 @@ def index_paths(
     paths = list(dict.fromkeys([*found, *extra]))
     progress = ProgressLine(err) if err.isatty() else None
     chunks = []
-    for batch in index_photos(paths, engine, store):
+    known = stat_pass(paths, store, engine.model_id)
+    if known.todo:
+        from photosorter.core.library.pipeline import index_photos
+
+        batches = index_photos(paths, engine, store, known=known)
+    else:
+        batches = known_batches(known, len(paths), time.monotonic())
+    for batch in batches:
         out.errors += [r for r in batch.results if r.error]
         if batch.ok:
             out.photos += batch.ok

@@ -14,8 +14,7 @@ import threading
 from pathlib import Path
 
 from photosorter.core import paths
-from photosorter.core.library.images import stream_digest
-from photosorter.core.userfiles import open_regular
+from photosorter.core.userfiles import hash_stream, open_regular
 
 CACHE_NAME = "file-hashes.json"
 _lock = threading.Lock()  # one read-modify-write of the cache file at a time
@@ -30,7 +29,7 @@ def cached_file_hash(path: str | os.PathLike[str]) -> str:
         entry = _load().get(name)
         if isinstance(entry, dict) and entry.get("ident") == ident:
             return str(entry["hash"])
-        digest = stream_digest(fh)
+        digest = hash_stream(fh)
     _remember(name, {"ident": ident, "hash": digest})
     return digest
 

@@ -18,8 +18,7 @@ import tomli_w
 
 from photosorter.core import paths
 from photosorter.core.errors import StorageError
-from photosorter.core.model import DEFAULT_MODEL
-from photosorter.core.model.classifier import DEFAULT_MIN_FIT
+from photosorter.core.model import DEFAULT_MIN_FIT, DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from photosorter import __version__
 from photosorter.core import paths
 from photosorter.core.categories import CategorySet
-from photosorter.core.library.images import is_supported
+from photosorter.core.library.formats import is_supported
 from photosorter.gui import icons
 from photosorter.gui.category_panel import (
     NEEDS_REVIEW,

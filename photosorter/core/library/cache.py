@@ -110,6 +110,16 @@ MIGRATIONS: list[str] = [
         phash INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 5: files that are not images we can read (corrupt, truncated, not an image) as they
+    # were then (size, mtime_ns): reported again without a read until the file changes.
+    """
+    CREATE TABLE failures (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        error TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -257,21 +267,40 @@ class Store:
     # -- file identities -------------------------------------------------------------
     def lookup_files(self, paths: Sequence[str]) -> dict[str, tuple[int, int, str]]:
         """path -> (size, mtime_ns, hash) for the paths the store knows."""
-        found: dict[str, tuple[int, int, str]] = {}
+        return self._by_path("files", "hash", paths)
+
+    def _by_path(self, table: str, column: str, paths: Sequence[str]) -> dict:
+        """path -> (size, mtime_ns, `column`) from `table`, in chunks of bound parameters."""
+        found: dict[str, tuple] = {}
         for i in range(0, len(paths), _CHUNK):
             chunk = paths[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT path, size, mtime_ns, hash FROM files WHERE path IN ({marks})", chunk
+                f"SELECT path, size, mtime_ns, {column} FROM {table} WHERE path IN ({marks})",
+                chunk,
             )
-            found.update((p, (s, m, h)) for p, s, m, h in rows)
+            found.update((p, (s, m, v)) for p, s, m, v in rows)
         return found
 
     def remember_files(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
-        """Record (path, size, mtime_ns, hash) identities."""
+        """Record (path, size, mtime_ns, hash) identities (a file read well has not failed)."""
+        rows = list(rows)
         with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+            self.conn.executemany("DELETE FROM failures WHERE path = ?", [r[:1] for r in rows])
+
+    def lookup_failures(self, paths: Sequence[str]) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, error) of the paths that could not be read as images."""
+        return self._by_path("failures", "error", paths)
+
+    def remember_failures(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
+        """Record (path, size, mtime_ns, error): that content is no image we can read."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO failures(path, size, mtime_ns, error) VALUES (?, ?, ?, ?)",
                 list(rows),
             )
 

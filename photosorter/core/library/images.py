@@ -24,29 +24,12 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
+from photosorter.core.library.formats import SUPPORTED_EXTENSIONS, is_supported  # noqa: F401
 from photosorter.core.userfiles import (
     NotRegularFileError,
     hash_bytes,
     hash_stream,
     open_regular,
-)
-
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".jfif",
-        ".png",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".bmp",
-        ".gif",
-        ".heic",
-        ".heif",
-        ".hif",
-    }
 )
 
 # Pillow's own hard limit (2 x its default MAX_IMAGE_PIXELS). Larger images are refused.
@@ -113,11 +96,6 @@ def _formats() -> tuple[str, ...]:
                     pass
                 _open_formats = tuple(f for f in _FORMATS if f in Image.OPEN)
     return _open_formats
-
-
-def is_supported(path: str | os.PathLike[str]) -> bool:
-    """True when the file name has an image extension we decode (case-insensitive)."""
-    return os.path.splitext(os.fspath(path))[1].lower() in SUPPORTED_EXTENSIONS
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,15 @@ from photosorter.core.library.images import (
     open_image_file,
     stream_digest,
     to_model_input,
+)
+from photosorter.core.library.known import (
+    IndexBatch,
+    Known,
+    PhotoResult,
+    Progress,
+    known_batches,
+    no_vectors,
+    stat_pass,
 )
 from photosorter.core.library.perceptual import image_info
 from photosorter.core.model.classifier import CategoryMatrix, classify
@@ -49,54 +58,37 @@ class CancelToken:
         return self._event.is_set()
 
 
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    cached: int
-    failed: int
-    elapsed_s: float
-
-    @property
-    def eta_s(self) -> float | None:
-        """Seconds left, from the rate of files that needed work; None until known."""
-        work_done = self.done - self.cached
-        if work_done <= 0 or self.done >= self.total:
-            return None if self.done < self.total else 0.0
-        return (self.total - self.done) * self.elapsed_s / work_done
-
-
-@dataclass(frozen=True)
-class PhotoResult:
-    """One photo: its content key when indexed, or the error that stopped it."""
-
-    path: Path
-    key: str | None = None
-    error: str | None = None
-    size: int = 0
-    mtime_ns: int = 0
-
-
-@dataclass
-class IndexBatch:
-    """Results finished together; `vectors[i]` belongs to `ok[i]`."""
-
-    results: list[PhotoResult]
-    vectors: np.ndarray
-    progress: Progress
-    ok: list[PhotoResult] = field(default_factory=list)
-
-
 def scoring_params(engine: Engine, store: Store) -> ScoringParams:
     """The model's logit scale/bias, from the store when known (no model load needed)."""
-    info = store.model_info(engine.model_id)
-    if info is not None:
-        return ScoringParams(info["logit_scale"], info["logit_bias"])
-    params = engine.scoring_params
-    store.set_model_info(
-        engine.model_id, {"logit_scale": params.logit_scale, "logit_bias": params.logit_bias}
+    info = _model_facts(engine, store)
+    return ScoringParams(info["logit_scale"], info["logit_bias"])
+
+
+def preprocess_spec(engine: Engine, store: Store) -> PreprocessSpec:
+    """How the model wants its input, from the store when known (no model load needed)."""
+    spec = _model_facts(engine, store)["preprocess"]
+    return PreprocessSpec(
+        int(spec["size"]),
+        tuple(spec["mean"]),
+        tuple(spec["std"]),
+        spec["interpolation"],
+        spec["resize_mode"],
     )
-    return params
+
+
+def _model_facts(engine: Engine, store: Store) -> dict:
+    """What re-scoring and decoding need to know of the model, kept per model id so that a
+    run with nothing new to encode (or only unreadable files) never loads it."""
+    info = store.model_info(engine.model_id)
+    if info is None or "preprocess" not in info:
+        params = engine.scoring_params
+        info = {
+            "logit_scale": params.logit_scale,
+            "logit_bias": params.logit_bias,
+            "preprocess": asdict(engine.preprocess_spec),
+        }
+        store.set_model_info(engine.model_id, info)
+    return info
 
 
 @dataclass
@@ -104,6 +96,7 @@ class _Prepared:
     result: PhotoResult
     pixels: np.ndarray | None = None  # None: an error, or the content is already embedded
     info: ImageInfo | None = None  # with pixels: size, format, perceptual hash
+    lasting: bool = False  # an error that the same bytes will give again (not an image)
 
 
 def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
@@ -127,7 +120,7 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
     except OSError as exc:
         return _failed(path, f"cannot read file: {exc.strerror or exc}")
     except ImageError as exc:
-        return _failed(path, str(exc))
+        return _Prepared(PhotoResult(path, error=str(exc)), lasting=True)
 
 
 def _changed(now: os.stat_result, before: os.stat_result) -> bool:
@@ -146,8 +139,11 @@ def index_photos(
     cancel: CancelToken | None = None,
     batch_size: int = 32,
     workers: int | None = None,
+    known: Known | None = None,
 ) -> Iterator[IndexBatch]:
-    """Embed every photo in `paths`, yielding batches of results with progress."""
+    """Embed every photo in `paths`, yielding batches of results with progress.
+
+    `known`: the `stat_pass` of these paths, when the caller has made it already."""
     started = time.monotonic()
     total = len(paths)
     done = cached = failed = 0
@@ -156,63 +152,35 @@ def index_photos(
     def progress() -> Progress:
         return Progress(done, total, cached, failed, time.monotonic() - started)
 
-    # 1. Stat-only fast path: identity (path, size, mtime) known and embedded.
-    todo: list[Path] = []
-    stats: dict[str, os.stat_result] = {}
-    missing: list[PhotoResult] = []
-    for path in paths:
-        try:
-            stats[str(path)] = path.stat()
-        except FileNotFoundError:
-            missing.append(PhotoResult(path, error="file vanished before it could be read"))
-        except OSError as exc:
-            missing.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    known_files = store.lookup_files(list(stats))
-    hits: dict[str, str] = {}
-    for name, st in stats.items():
-        entry = known_files.get(name)
-        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            hits[name] = entry[2]
-    embedded = store.get_embeddings(model, list(set(hits.values())))
-    fast: list[PhotoResult] = []
-    for path in paths:
-        name = str(path)
-        if name not in stats:
-            continue
-        key = hits.get(name)
-        if key is not None and key in embedded:
-            st = stats[name]
-            fast.append(PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns))
-        else:
-            todo.append(path)
-    for i in range(0, len(fast), 4096):
-        chunk = fast[i : i + 4096]
-        done += len(chunk)
-        cached += len(chunk)
-        vecs = np.stack([embedded[r.key] for r in chunk])  # type: ignore[index]
-        yield IndexBatch(chunk, vecs, progress(), ok=chunk)
-    if missing:
-        done += len(missing)
-        failed += len(missing)
-        yield IndexBatch(missing, _empty(), progress())
+    # 1. Stat-only fast path: identity (path, size, mtime) known and embedded, or known to
+    # be no readable image.
+    if known is None:
+        known = stat_pass(paths, store, model)
+    for ready in known_batches(known, total, started):
+        done, cached, failed = ready.progress.done, ready.progress.cached, ready.progress.failed
+        yield ready
+    todo = known.todo
     if not todo or (cancel and cancel.is_set()):
         return
 
     # 2. Read + hash + decode in a pool, encode in batches on this thread.
-    spec = engine.preprocess_spec
-    engine.plan_images(len(todo))
+    spec = preprocess_spec(engine, store)
+    planned = False
     workers = workers or max(1, os.cpu_count() or 1)
     batch: list[_Prepared] = []
     n_pixels = 0
 
     def flush() -> IndexBatch:
-        nonlocal done, cached, failed, n_pixels
+        nonlocal done, cached, failed, n_pixels, planned
         fresh: dict[str, _Prepared] = {}
         for item in batch:
             if item.pixels is not None and item.result.key not in fresh:
                 fresh[item.result.key] = item  # type: ignore[index]
         vectors: dict[str, np.ndarray] = {}
         if fresh:
+            if not planned:  # the model loads only once a photo really needs it
+                engine.plan_images(len(todo))
+                planned = True
             encoded = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
             vectors = dict(zip(fresh, encoded, strict=True))
             with store.transaction():
@@ -224,12 +192,17 @@ def index_photos(
             vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
         ok = [r for r in results if r.key is not None and r.key in vectors]
         store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
+        bad = [(str(i.result.path), i.result.error) for i in batch if i.lasting]
+        store.remember_failures(
+            (name, known.stats[name].st_size, known.stats[name].st_mtime_ns, error)
+            for name, error in bad
+        )
         done += len(results)
         failed += sum(1 for r in results if r.error)
         cached += sum(1 for r in ok if r.key not in fresh)
         batch.clear()
         n_pixels = 0
-        vecs = np.stack([vectors[r.key] for r in ok]) if ok else _empty()  # type: ignore[index]
+        vecs = np.stack([vectors[r.key] for r in ok]) if ok else no_vectors()  # type: ignore[index]
         return IndexBatch(results, vecs, progress(), ok=ok)
 
     read_ahead = batch_size * 2 + workers
@@ -252,10 +225,6 @@ def index_photos(
         finally:
             for fut in queue:
                 fut.cancel()
-
-
-def _empty() -> np.ndarray:
-    return np.zeros((0, 0), dtype=np.float32)
 
 
 @dataclass(frozen=True)

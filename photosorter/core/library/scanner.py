@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.library.images import is_supported
+from photosorter.core.library.formats import is_supported
 
 
 class ScanError(PhotoSorterError):

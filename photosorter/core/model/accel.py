@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from photosorter.core import paths
-from photosorter.core.model import accel_choice
+from photosorter.core.model import BACKENDS, accel_choice
 from photosorter.core.model.accel_backends import (
     BUILDERS,
     Backend,
@@ -41,16 +41,6 @@ from photosorter.core.model.accel_record import BackendRecord
 
 log = logging.getLogger(__name__)
 
-#: What a user (or a setting) may ask for. "auto" runs the fastest, timed on the user's photos.
-BACKENDS: tuple[str, ...] = (
-    "auto",
-    "pytorch",
-    "openvino-int8",
-    "openvino-bf16",
-    "openvino-fp32",
-    "torch-bf16",
-    "torch-fp16",
-)
 MIN_COSINE = 0.99  # an accelerated backend must match eager fp32 at least this well
 CHECK_IMAGES = 16  # photos compared with fp32 before a backend's verdict is kept
 CALIBRATION_IMAGES = 64  # photos int8 quantisation calibrates on

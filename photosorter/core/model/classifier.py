@@ -20,16 +20,12 @@ import numpy as np
 
 from photosorter.core.categories import CategorySet
 from photosorter.core.library.cache import Store
+from photosorter.core.model import DEFAULT_MIN_FIT
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.model.vocabulary import VOCABULARY, VOCABULARY_TEMPLATE
 
 UNCATEGORIZED_INDEX = -1
 _CHUNK = 16384  # rows per chunk: its (chunk x prompts) scores stay in the CPU cache
-# A photo stays Uncategorized unless its best category fits it at least this well, where 1
-# is "as well as the best word the model knows for it" and 0 "as badly as the worst".
-# Measured on the tiny test model: 0.7 keeps >= 99% of photos of present classes and
-# rejects >= 92% of absent ones (tests/fixtures/accuracy.py).
-DEFAULT_MIN_FIT = 0.7
 _PROBE_STEPS = 100  # full-batch gradient steps: deterministic, milliseconds on a CPU
 _PROBE_RATE = 1.0
 _PROBE_PULL = 1e-3  # weight decay toward the zero-shot rows

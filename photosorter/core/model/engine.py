@@ -20,11 +20,12 @@ import numpy as np
 
 from photosorter.core.errors import ModelDownloadError, ModelError
 from photosorter.core.filehashes import cached_file_hash
-from photosorter.core.library.images import PreprocessSpec
-from photosorter.core.model import DEFAULT_ARCH, DEFAULT_MODEL, DEFAULT_TAG  # noqa: F401 - re-exported
+from photosorter.core.model import BACKENDS, DEFAULT_ARCH, DEFAULT_MODEL, DEFAULT_TAG  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from photosorter.core.library.images import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,6 @@ class Engine:
     def __init__(
         self, spec: ModelSpec | str, device: str | None = None, backend: str = "auto"
     ) -> None:
-        from photosorter.core.model.accel import BACKENDS
-
         if backend not in BACKENDS:
             raise ModelError(f"Unknown backend {backend!r}; one of {', '.join(BACKENDS)}")
         self.spec = ModelSpec.parse(spec) if isinstance(spec, str) else spec
@@ -192,6 +191,8 @@ class Engine:
                 raise self._explain(exc) from exc
             model.eval()
             self._model, self._tokenizer = model, tokenizer
+            from photosorter.core.library.images import PreprocessSpec
+
             cfg = model.visual.preprocess_cfg
             size = cfg["size"]
             self._preprocess = PreprocessSpec(

@@ -27,7 +27,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.library.images import is_supported
+from photosorter.core.library.formats import is_supported
 from photosorter.core.library.scanner import ScanError, check_roots, scan
 from photosorter.core.watch.settle import Settler
 

@@ -177,3 +177,56 @@ def test_many_small_runs_keep_open_descriptors_flat(
         for i in range(11, 211):
             run(i)
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+def _errors(batches) -> dict[Path, str]:
+    return {r.path: r.error for b in batches for r in b.results if r.error}
+
+
+def test_unreadable_files_are_remembered_until_they_change(
+    photos: list[Path], tiny_spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    broken = folder / "broken.jpg"
+    broken.write_bytes(photos[0].read_bytes()[:300])  # a JPEG cut short
+    garbage = folder / "garbage.png"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+    paths = [photos[1], broken, garbage]
+    with Store(tmp_path / "s.db") as store:
+        first = _errors(index_photos(paths, Engine(tiny_spec, "cpu"), store, workers=1))
+        assert set(first) == {broken, garbage}
+
+        # A new run, a new engine: nothing is read, nothing decoded, no model loaded.
+        from photosorter.core.library import pipeline
+
+        def never(*_args: object) -> None:
+            raise AssertionError("an unchanged unreadable file was read again")
+
+        monkeypatch.setattr(pipeline, "_prepare", never)
+        engine = Engine(tiny_spec, "cpu")
+        again = list(index_photos(paths, engine, store, workers=1))
+        assert _errors(again) == first
+        assert again[-1].progress.failed == 2 and again[-1].progress.done == 3
+        assert not engine.loaded
+        monkeypatch.undo()
+
+        # Repaired (same name, new content): read, indexed, and no longer a failure.
+        broken.write_bytes(photos[0].read_bytes())
+        fixed = list(index_photos(paths, Engine(tiny_spec, "cpu"), store, workers=1))
+        assert set(_errors(fixed)) == {garbage}
+        assert broken in {r.path for b in fixed for r in b.ok}
+        assert str(broken) not in store.lookup_failures([str(broken)])
+
+
+def test_a_new_unreadable_file_needs_no_model(
+    photos: list[Path], tiny_spec: str, tmp_path: Path
+) -> None:
+    with Store(tmp_path / "s.db") as store:
+        list(index_photos(photos[:2], Engine(tiny_spec, "cpu"), store, workers=1))
+        bad = tmp_path / "bad.jpg"
+        bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
+        engine = Engine(tiny_spec, "cpu")
+        errors = _errors(index_photos([*photos[:2], bad], engine, store, workers=1))
+        assert list(errors) == [bad]
+        assert not engine.loaded  # the model's input size came from the store

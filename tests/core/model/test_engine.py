@@ -42,8 +42,8 @@ def test_local_model_id_changes_when_a_middle_tensor_changes(tmp_path: Path) -> 
 
 def _count_hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     hashed: list[int] = []
-    real = filehashes.stream_digest
-    monkeypatch.setattr(filehashes, "stream_digest", lambda fh: hashed.append(1) or real(fh))
+    real = filehashes.hash_stream
+    monkeypatch.setattr(filehashes, "hash_stream", lambda fh: hashed.append(1) or real(fh))
     return hashed
 
 

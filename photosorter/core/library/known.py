@@ -1,0 +1,133 @@
+"""What the store already knows of a list of files, from a stat each: no file is read.
+
+A file whose (path, size, mtime) the store has seen is either embedded already (its
+vector is ready) or known to be no readable image (its error is ready); only the rest
+needs the decode + encode pipeline. This module imports neither Pillow nor the model, so a
+search over an indexed folder answers without loading them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from photosorter.core.library.cache import Store
+
+BATCH = 4096  # photos per batch of already-known results
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    cached: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left, from the rate of files that needed work; None until known."""
+        work_done = self.done - self.cached
+        if work_done <= 0 or self.done >= self.total:
+            return None if self.done < self.total else 0.0
+        return (self.total - self.done) * self.elapsed_s / work_done
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo: its content key when indexed, or the error that stopped it."""
+
+    path: Path
+    key: str | None = None
+    error: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass
+class IndexBatch:
+    """Results finished together; `vectors[i]` belongs to `ok[i]`."""
+
+    results: list[PhotoResult]
+    vectors: np.ndarray
+    progress: Progress
+    ok: list[PhotoResult] = field(default_factory=list)
+
+
+@dataclass
+class Known:
+    """What the stat pass found: photos embedded already, known failures, the rest to do."""
+
+    fast: list[PhotoResult] = field(default_factory=list)
+    embedded: dict[str, np.ndarray] = field(default_factory=dict)
+    errors: list[PhotoResult] = field(default_factory=list)
+    todo: list[Path] = field(default_factory=list)
+    stats: dict[str, os.stat_result] = field(default_factory=dict)
+
+
+def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
+    """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do."""
+    known = Known()
+    stats = known.stats
+    for path in paths:
+        try:
+            stats[str(path)] = path.stat()
+        except FileNotFoundError:
+            known.errors.append(PhotoResult(path, error="file vanished before it could be read"))
+        except OSError as exc:
+            known.errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+    names = list(stats)
+    hits = _unchanged(stats, store.lookup_files(names))
+    known.embedded = store.get_embeddings(model, list(set(hits.values())))
+    bad = _unchanged(stats, store.lookup_failures(names))
+    for path in paths:
+        name = str(path)
+        if name not in stats:
+            continue
+        key = hits.get(name)
+        if key is not None and key in known.embedded:
+            st = stats[name]
+            known.fast.append(PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns))
+        elif name in bad:
+            known.errors.append(PhotoResult(path, error=bad[name]))
+        else:
+            known.todo.append(path)
+    return known
+
+
+def _unchanged(stats: dict[str, os.stat_result], rows: dict[str, tuple]) -> dict[str, object]:
+    """name -> the stored value, for the rows whose (size, mtime_ns) still match the file."""
+    found = {}
+    for name, (size, mtime_ns, value) in rows.items():
+        st = stats[name]
+        if size == st.st_size and mtime_ns == st.st_mtime_ns:
+            found[name] = value
+    return found
+
+
+def known_batches(known: Known, total: int, started: float) -> Iterator[IndexBatch]:
+    """The embedded photos (in batches) and the known failures, with progress over `total`."""
+    done = cached = failed = 0
+
+    def progress() -> Progress:
+        return Progress(done, total, cached, failed, time.monotonic() - started)
+
+    for i in range(0, len(known.fast), BATCH):
+        chunk = known.fast[i : i + BATCH]
+        done += len(chunk)
+        cached += len(chunk)
+        vecs = np.stack([known.embedded[r.key] for r in chunk])  # type: ignore[index]
+        yield IndexBatch(chunk, vecs, progress(), ok=chunk)
+    if known.errors:
+        done += len(known.errors)
+        failed += len(known.errors)
+        yield IndexBatch(known.errors, no_vectors(), progress())
+
+
+def no_vectors() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float32)
