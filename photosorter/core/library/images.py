@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
+from photosorter.core.library import raw
 from photosorter.core.userfiles import (
     NotRegularFileError,
     hash_bytes,
@@ -48,6 +49,7 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
         ".hif",
     }
 )
+SUPPORTED_EXTENSIONS |= raw.DECODED_EXTENSIONS  # RAW camera files: raw.py decodes them
 
 # Pillow's own hard limit (2 x its default MAX_IMAGE_PIXELS). Larger images are refused.
 MAX_PIXELS = 178_956_970
@@ -158,7 +160,7 @@ def check_header(head: bytes, size: int) -> None:
     """
     if size == 0 or not head:
         raise ImageError("empty file")
-    if not any(_accepts(fmt, head) for fmt in _formats()):
+    if not (raw.is_raw_header(head) or any(_accepts(fmt, head) for fmt in _formats())):
         raise ImageError("not an image file")
     if size > MAX_FILE_BYTES:
         raise ImageError(
@@ -285,6 +287,9 @@ def _decode(source: ImageSource, draft_size: _DraftSize) -> Decoded:
 
 
 def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
+    if raw.is_raw_stream(fp, HEADER_BYTES):
+        preview = lambda f, size: _decode_stream(f, size).image  # noqa: E731
+        return Decoded(*raw.decode_raw(fp, draft_size, preview, MAX_PIXELS), "RAW")
     try:
         img = Image.open(fp, formats=_formats())
     except UnidentifiedImageError as exc:
