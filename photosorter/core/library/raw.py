@@ -93,6 +93,13 @@ def raw_companions(photo: Path, names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if os.path.splitext(n)[0] == stem and is_raw_name(n))
 
 
+def without_paired_raws(photos: list[str]) -> list[str]:
+    """`photos` less the RAWs whose JPEG (or other non-RAW photo) is among them: a pair is
+    one photo, and its JPEG stands for it (cheaper to decode, and what a camera shows)."""
+    rendered = {os.path.splitext(p)[0] for p in photos if not is_raw_name(p)}
+    return [p for p in photos if not (is_raw_name(p) and os.path.splitext(p)[0] in rendered)]
+
+
 def paired_raws(photos: Iterable[Path]) -> dict[Path, list[Path]]:
     """Photo -> its RAW companions on disk, for the photos that have any; each folder is
     listed once (an unreadable one has none)."""
