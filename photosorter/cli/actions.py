@@ -92,8 +92,8 @@ def run_action(args: argparse.Namespace, store, results, out: TextIO, err: TextI
                 extra["keywords"] = list(o.keywords) if o.status != "error" else []
             else:
                 extra["dest"] = str(o.dest) if o.dest else None
-                if o.companions:
-                    extra["companions"] = [str(now) for _was, now in o.companions]
+            if o.companions:  # where the RAW of a pair went, or its sidecar (tag)
+                extra["companions"] = [str(now) for _was, now in o.companions]
             emit_json(out, r, **extra)
     else:
         counts = Counter(

@@ -61,7 +61,9 @@ def open_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) 
             raise NotRegularFileError(errno.EINVAL, why, os.fspath(path))
         if _NONBLOCK:
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        fh = os.fdopen(fd, "rb")
+        fh.raw.name = os.fspath(path)  # named by its path, as open() names a file
+        return fh
     except BaseException:
         os.close(fd)
         raise

@@ -41,6 +41,7 @@ ManualRole = Qt.ItemDataRole.UserRole + 5
 ErrorRole = Qt.ItemDataRole.UserRole + 6
 ThumbnailRole = Qt.ItemDataRole.UserRole + 7
 ThumbnailFailedRole = Qt.ItemDataRole.UserRole + 8
+RawRole = Qt.ItemDataRole.UserRole + 9  # a RAW+JPEG pair: one photo, two files
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -115,6 +116,8 @@ class PhotoModel(QAbstractListModel):
             return bool(res.manual[row]) and not self.searching
         if role == ErrorRole:
             return res.errors[row]
+        if role == RawRole:
+            return bool(res.has_raw[row])
         if role in (ThumbnailRole, ThumbnailFailedRole):
             key = res.keys[row]
             if self.thumbnails is None or key is None:  # not read yet, or unreadable

@@ -1,10 +1,11 @@
 """The thumbnail grid: an icon-mode QListView and a delegate that paints each tile.
 
 A tile is the thumbnail, a confidence badge ("87%", or "Manual" for photos placed by
-hand), and the file name. Painting asks the model for the thumbnail, so only tiles on
-screen are ever loaded. Every cell has the same fixed size (set by the zoom), whatever
-the thumbnail, so the layout never moves as thumbnails arrive, and the columns fill the
-width exactly: no horizontal scrolling. A drag shows a small thumbnail with a count.
+hand), a "RAW" badge for a RAW+JPEG pair, and the file name. Painting asks the model for
+the thumbnail, so only tiles on screen are ever loaded. Every cell has the same fixed
+size (set by the zoom), whatever the thumbnail, so the layout never moves as thumbnails
+arrive, and the columns fill the width exactly: no horizontal scrolling. A drag shows a
+small thumbnail with a count.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from PySide6.QtWidgets import (
 from photosorter.gui.photo_model import (
     CategoryRole,
     ManualRole,
+    RawRole,
     ScoreRole,
     ThumbnailFailedRole,
     ThumbnailRole,
@@ -135,6 +137,8 @@ class PhotoDelegate(QStyledItemDelegate):
         self._paint_thumbnail(painter, box, index, palette)
         manual = bool(index.data(ManualRole))
         self._paint_badge(painter, box, float(index.data(ScoreRole) or 0.0), manual, palette)
+        if index.data(RawRole):
+            self._paint_pill(painter, box, "RAW", QColor(0, 0, 0, 160), left=True)
 
         fm = QFontMetrics(option.font)
         text_rect = QRect(rect.x() + 2, box.bottom() + 4, rect.width() - 4, fm.height())
@@ -178,21 +182,28 @@ class PhotoDelegate(QStyledItemDelegate):
     def _paint_badge(
         self, painter: QPainter, box: QRect, score: float, manual: bool, palette: QPalette
     ) -> None:
-        if self._badge_font is None:
-            self._badge_font = QFont(painter.font())
-            self._badge_font.setBold(True)
-            self._badge_font.setPointSizeF(max(7.0, painter.font().pointSizeF() * 0.85))
-        painter.setFont(self._badge_font)
         text = "Manual" if manual else f"{score:.0%}"
-        fm = QFontMetrics(self._badge_font)
-        w, h = fm.horizontalAdvance(text) + 12, fm.height() + 4
-        badge = QRectF(box.right() - w - 3, box.bottom() - h - 3, w, h)
         if manual:
             fill = QColor(palette.color(QPalette.ColorRole.Highlight))
         elif score < 0.5:
             fill = QColor(150, 90, 0, 215)  # amber: a weak guess, worth a look
         else:
             fill = QColor(0, 0, 0, 160)
+        self._paint_pill(painter, box, text, fill, left=False)
+
+    def _paint_pill(
+        self, painter: QPainter, box: QRect, text: str, fill: QColor, *, left: bool
+    ) -> None:
+        """A rounded label in the thumbnail's bottom left or right corner."""
+        if self._badge_font is None:
+            self._badge_font = QFont(painter.font())
+            self._badge_font.setBold(True)
+            self._badge_font.setPointSizeF(max(7.0, painter.font().pointSizeF() * 0.85))
+        painter.setFont(self._badge_font)
+        fm = QFontMetrics(self._badge_font)
+        w, h = fm.horizontalAdvance(text) + 12, fm.height() + 4
+        x = box.left() + 3 if left else box.right() - w - 3
+        badge = QRectF(x, box.bottom() - h - 3, w, h)
         path = QPainterPath()
         path.addRoundedRect(badge, h / 2, h / 2)
         painter.fillPath(path, fill)

@@ -94,6 +94,7 @@ class ResultSet:
         self._manual = _Column(np.bool_, False)
         self._margin = _Column(np.float32, 0.0)
         self._size = _Column(np.int64, 0)  # bytes, for sorting by size
+        self._raw = _Column(np.bool_, False)  # a RAW+JPEG pair (the row is its JPEG)
         self._mtime = _Column(np.float64, 0.0)  # seconds, for sorting by file date
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
@@ -110,8 +111,9 @@ class ResultSet:
         return len(self.paths)
 
     # -- filling ------------------------------------------------------------------------
-    def add_batch(self, batch: IndexBatch) -> range:
-        """Append a batch from the indexer; returns the new rows."""
+    def add_batch(self, batch: IndexBatch, raws: frozenset[Path] = frozenset()) -> range:
+        """Append a batch from the indexer (`raws`: its photos with a RAW companion);
+        returns the new rows."""
         start = len(self.paths)
         vec_of = {id(r): i for i, r in enumerate(batch.ok)}
         rows_ok = []
@@ -138,6 +140,7 @@ class ResultSet:
         self._manual.extend(np.zeros(n, dtype=np.bool_))
         self._margin.extend(np.zeros(n, dtype=np.float32))
         self._size.extend(np.asarray([r.size for r in batch.results], dtype=np.int64))
+        self._raw.extend(np.asarray([r.path in raws for r in batch.results], dtype=np.bool_))
         self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._place(np.asarray(rows_ok, dtype=np.int64))
@@ -260,6 +263,11 @@ class ResultSet:
     def margins(self) -> np.ndarray:
         """Per row: the score minus the runner-up's (small: the model was unsure)."""
         return self._margin.view
+
+    @property
+    def has_raw(self) -> np.ndarray:
+        """Per row: whether the photo is a RAW+JPEG pair."""
+        return self._raw.view
 
     @property
     def sizes(self) -> np.ndarray:

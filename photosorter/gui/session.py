@@ -290,7 +290,7 @@ class Session(QObject):
                 batch, results=keep, ok=[batch.ok[i] for i in ok_idx], vectors=batch.vectors[ok_idx]
             )
         self._known_paths.update(r.path for r in batch.results)
-        rows = self.results.add_batch(batch)
+        rows = self.results.add_batch(batch, event.raws)
         self.model.rows_added(rows)
         problems = [Problem(r.path, r.error) for r in batch.results if r.error]
         if problems:

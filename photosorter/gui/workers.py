@@ -27,6 +27,7 @@ from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplic
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
+from photosorter.core.library.formats import paired_raws
 from photosorter.core.library.pipeline import (
     CancelToken,
     IndexBatch,
@@ -130,6 +131,7 @@ class DuplicatesReady:
 class BatchReady:
     generation: int
     batch: IndexBatch
+    raws: frozenset[Path] = frozenset()  # its photos with a RAW beside them (RAW+JPEG pairs)
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,7 @@ class InferenceWorker(QObject):
         gen, cancel = request.generation, request.cancel
         self.status_changed.emit(JobStatus(gen, "Looking for photos…"))
         paths, problems = self._scan(request.roots, cancel)
+        pairs = paired_raws(paths)
         total, failed = len(paths) + len(problems), len(problems)
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
         engine = self._engine_for(request.model, request.device, request.backend, gen)
@@ -363,7 +366,8 @@ class InferenceWorker(QObject):
             p = batch.progress
             failed = offset + p.failed
             batch.progress = Progress(offset + p.done, total, p.cached, failed, p.elapsed_s)
-            self.batch_ready.emit(BatchReady(gen, batch))
+            raws = frozenset(r.path for r in batch.results if r.path in pairs)
+            self.batch_ready.emit(BatchReady(gen, batch, raws))
             self.progress_changed.emit(
                 JobProgress(gen, batch.progress.done, total, batch.progress.eta_s)
             )

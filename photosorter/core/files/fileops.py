@@ -62,7 +62,8 @@ class Outcome:
     dest: Path | None = None
     keywords: tuple[str, ...] = ()
     message: str = ""
-    companions: tuple[tuple[Path, Path], ...] = ()  # (was, now) of files that travelled along
+    # (was, now) of files that travelled along; tag: (RAW, its sidecar) of a RAW+JPEG pair
+    companions: tuple[tuple[Path, Path], ...] = ()
     sidecar: Path | None = None  # tag: the sidecar written
 
 
@@ -284,9 +285,17 @@ def _ensure_folder(journal: Journal, op: int, folder: Path, made: set[Path]) -> 
 
 
 def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
-    """Tag one photo, claimed against other processes (its sidecar is left alone if odd)."""
-    with claims.claim([step.source]):
-        return _tag_claimed(journal, op, step)
+    """Tag one photo and its RAW companions, each in its own sidecar (`IMG_1.CR2.xmp`, as
+    darktable and digiKam read it), claimed against other processes."""
+    raws = [raw for raw, _ in step.companions]
+    with claims.claim([step.source, *raws]):
+        outcome = _tag_claimed(journal, op, step)
+        tagged = [_tag_claimed(journal, op, replace(step, source=raw)) for raw in raws]
+    if not tagged:
+        return outcome
+    status: Status = "ok" if "ok" in {o.status for o in (outcome, *tagged)} else outcome.status
+    pairs = tuple((o.source, o.sidecar) for o in tagged if o.sidecar is not None)
+    return replace(outcome, status=status, companions=pairs)
 
 
 def _tag_claimed(journal: Journal, op: int, step: Step) -> Outcome:

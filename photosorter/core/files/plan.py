@@ -3,8 +3,8 @@
 A `Plan` is computed from (photo, category) pairs by reading the disk only (listdir); it
 can be printed or shown for confirmation before `fileops.apply_plan` carries it out.
 Nothing is ever overwritten: a name clash becomes `name (1).jpg`; sidecars
-(`photo.jpg.xmp`, `photo.xmp`, `photo.aae`) travel with their photo, and a selected RAW
-travels with its same-stem JPEG.
+(`photo.jpg.xmp`, `photo.xmp`, `photo.aae`) travel with their photo, and a RAW travels
+with its same-stem JPEG (a RAW+JPEG pair is one photo), and is tagged with it.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from typing import Literal
 
 from photosorter.core.categories import UNCATEGORIZED, sanitize_folder_name
 from photosorter.core.errors import ConfigError, FileOpError
+from photosorter.core.library.formats import RAW_EXTENSIONS, raw_companions
 
 Action = Literal["move", "copy", "tag", "trash"]
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")  # by category (trash: `plan_trash`)
-RAW_EXTENSIONS = frozenset(
-    {".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff",
-     ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf",
-     ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"}
-)  # fmt: skip
 STEM_SIDECARS = (".xmp", ".aae")  # photo.xmp (Lightroom, RAW), photo.aae (Apple edits)
 
 
@@ -59,14 +55,14 @@ class Plan:
         """Printable lines, one per photo (what --dry-run shows)."""
         lines = []
         for s in self.steps:
+            extra = [c.name for c, _ in s.companions]
+            more = f"  (with {', '.join(extra)})" if extra else ""
             if self.action == "tag":
-                lines.append(f"tag  {s.source} +keywords {', '.join(s.keywords)}")
+                lines.append(f"tag  {s.source} +keywords {', '.join(s.keywords)}{more}")
                 continue
             if self.action == "trash":
                 lines.append(f"trash  {s.source}")
                 continue
-            extra = [c.name for c, _ in s.companions]
-            more = f"  (with {', '.join(extra)})" if extra else ""
             lines.append(f"{self.action}  {s.source} -> {s.destination}{more}")
             if s.note:
                 lines.append(f"      {s.note}")
@@ -103,12 +99,15 @@ def plan_operation(
             plan.left.append((source, "uncategorized: stays where it is"))
         else:
             chosen[source] = category
-    if action == "tag":
-        plan.steps = [Step(p, c, keywords=(c,)) for p, c in chosen.items()]
+    listings = _Listings()
+    groups = _pair_raws(chosen, listings)
+    if action == "tag":  # a RAW gets its own sidecar beside the JPEG's
+        plan.steps = [
+            Step(p, chosen[p], keywords=(chosen[p],), companions=tuple((r, None) for r in raws))
+            for p, raws in groups.items()
+        ]
         return plan
     assert root is not None
-    listings = _Listings()
-    groups = _pair_raws(chosen)
     claimed: dict[Path, set[str]] = {}
     stems = Counter((p.parent, p.stem) for p in groups)
     for primary, raws in groups.items():
@@ -128,7 +127,7 @@ def plan_operation(
         taken.update(t.name.casefold() for t in targets)
         note = ""
         if raws:
-            others = {chosen[r] for r in raws} - {category}
+            others = {chosen[r] for r in raws if r in chosen} - {category}
             note = f"RAW pair travels with {primary.name}" + (
                 f" (its own category was {', '.join(sorted(others))})" if others else ""
             )
@@ -179,8 +178,9 @@ class _Listings:
         return self._by_stem[folder].get(stem, [])
 
 
-def _pair_raws(chosen: dict[Path, str]) -> dict[Path, list[Path]]:
-    """Primary photo -> selected RAW files with the same folder and stem that go with it."""
+def _pair_raws(chosen: dict[Path, str], listings: _Listings) -> dict[Path, list[Path]]:
+    """Primary photo -> the RAW files with the same folder and stem that go with it: those
+    selected too, and those on disk beside it."""
     by_stem: dict[tuple[Path, str], list[Path]] = {}
     for path in chosen:
         by_stem.setdefault((path.parent, path.stem), []).append(path)
@@ -188,8 +188,10 @@ def _pair_raws(chosen: dict[Path, str]) -> dict[Path, list[Path]]:
     for paths in by_stem.values():
         raws = [p for p in paths if p.suffix.lower() in RAW_EXTENSIONS]
         others = [p for p in paths if p.suffix.lower() not in RAW_EXTENSIONS]
-        if raws and others:
-            groups[others[0]] = raws
+        if others:
+            primary = others[0]
+            found = raw_companions(primary, listings.with_stem(primary.parent, primary.stem))
+            groups[primary] = list(dict.fromkeys([*raws, *(primary.parent / n for n in found)]))
             groups.update((p, []) for p in others[1:])
         else:
             groups.update((p, []) for p in paths)

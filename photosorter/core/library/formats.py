@@ -1,4 +1,5 @@
-"""Which files are photos, by name: what the scanner and the watcher look at.
+"""Which files are photos, by name: what the scanner and the watcher look at, and which
+RAW files pair with a JPEG (a RAW+JPEG pair is one photo).
 
 Kept apart from the decoders (images.py imports Pillow) so that listing and checking a
 folder, and a search that finds everything already indexed, never load an image library.
@@ -7,26 +8,90 @@ folder, and a search that finds everything already indexed, never load an image 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".jfif",
-        ".png",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".bmp",
-        ".gif",
-        ".heic",
-        ".heif",
-        ".hif",
-    }
-)
+# Every RAW extension a camera writes: these travel with a same-stem JPEG (move, copy, tag).
+RAW_EXTENSIONS = frozenset(
+    {".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff",
+     ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf",
+     ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"}
+)  # fmt: skip
+
+# The RAWs decoded as photos of their own (their headers are checked below).
+DECODED_EXTENSIONS = frozenset(
+    {".3fr", ".arw", ".cr2", ".cr3", ".dng", ".iiq", ".nef", ".nrw", ".orf", ".pef", ".raf",
+     ".rw2", ".srw"}
+)  # fmt: skip
+
+SUPPORTED_EXTENSIONS: frozenset[str] = (
+    frozenset(
+        {
+            ".jpg",
+            ".jpeg",
+            ".jpe",
+            ".jfif",
+            ".png",
+            ".webp",
+            ".tif",
+            ".tiff",
+            ".bmp",
+            ".gif",
+            ".heic",
+            ".heif",
+            ".hif",
+        }
+    )
+    | DECODED_EXTENSIONS
+)  # RAW camera files: raw.py decodes them
 
 
 def is_supported(path: str | os.PathLike[str]) -> bool:
     """True when the file name has an image extension we decode (case-insensitive)."""
     return os.path.splitext(os.fspath(path))[1].lower() in SUPPORTED_EXTENSIONS
+
+
+def is_raw_name(path: str | os.PathLike[str]) -> bool:
+    """True when the name has a RAW extension (case-insensitive)."""
+    return os.path.splitext(os.fspath(path))[1].lower() in RAW_EXTENSIONS
+
+
+def is_decoded_name(path: str | os.PathLike[str]) -> bool:
+    """True when the name has the extension of a RAW decoded as a photo."""
+    return os.path.splitext(os.fspath(path))[1].lower() in DECODED_EXTENSIONS
+
+
+def raw_companions(photo: Path, names: Iterable[str]) -> list[str]:
+    """Those of `names` (its folder's) that are RAWs of `photo`: same stem, RAW extension.
+
+    A RAW has none: two RAWs of one stem are two photos.
+    """
+    if is_raw_name(photo.name):
+        return []
+    stem = photo.stem
+    return sorted(n for n in names if os.path.splitext(n)[0] == stem and is_raw_name(n))
+
+
+def without_paired_raws(photos: list[str]) -> list[str]:
+    """`photos` less the RAWs whose JPEG (or other non-RAW photo) is among them: a pair is
+    one photo, and its JPEG stands for it (cheaper to decode, and what a camera shows)."""
+    rendered = {os.path.splitext(p)[0] for p in photos if not is_raw_name(p)}
+    return [p for p in photos if not (is_raw_name(p) and os.path.splitext(p)[0] in rendered)]
+
+
+def paired_raws(photos: Iterable[Path]) -> dict[Path, list[Path]]:
+    """Photo -> its RAW companions on disk, for the photos that have any; each folder is
+    listed once (an unreadable one has none)."""
+    listings: dict[Path, list[str]] = {}
+    pairs: dict[Path, list[Path]] = {}
+    for photo in photos:
+        folder = photo.parent
+        if folder not in listings:
+            try:
+                listings[folder] = os.listdir(folder)
+            except OSError:
+                listings[folder] = []
+        found = raw_companions(photo, listings[folder])
+        if found:
+            pairs[photo] = [folder / n for n in found]
+    return pairs

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
+from photosorter.core.library import raw
 from photosorter.core.library.formats import SUPPORTED_EXTENSIONS, is_supported  # noqa: F401
 from photosorter.core.userfiles import (
     NotRegularFileError,
@@ -136,7 +137,7 @@ def check_header(head: bytes, size: int) -> None:
     """
     if size == 0 or not head:
         raise ImageError("empty file")
-    if not any(_accepts(fmt, head) for fmt in _formats()):
+    if not (raw.is_raw_header(head) or any(_accepts(fmt, head) for fmt in _formats())):
         raise ImageError("not an image file")
     if size > MAX_FILE_BYTES:
         raise ImageError(
@@ -263,6 +264,9 @@ def _decode(source: ImageSource, draft_size: _DraftSize) -> Decoded:
 
 
 def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
+    if raw.is_raw_stream(fp, HEADER_BYTES):
+        preview = lambda f, size: _decode_stream(f, size).image  # noqa: E731
+        return Decoded(*raw.decode_raw(fp, draft_size, preview, MAX_PIXELS), "RAW")
     try:
         img = Image.open(fp, formats=_formats())
     except UnidentifiedImageError as exc:

@@ -1,7 +1,8 @@
 """Find candidate image files under folders: os.scandir, no hidden files, safe symlinks.
 
 Yields canonical (real, absolute) paths, each file once, in a deterministic order: per
-folder, its images sorted by name, then its sub-folders sorted by name, depth first.
+folder, its images sorted by name, then its sub-folders sorted by name, depth first. A RAW
+beside its same-stem JPEG is not yielded: the JPEG stands for the pair.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.library.formats import is_supported
+from photosorter.core.library.formats import is_supported, without_paired_raws
 
 
 class ScanError(PhotoSorterError):
@@ -142,7 +143,7 @@ class _Walker:
                 continue
             except OSError as exc:  # cannot be stat'ed
                 self.report(entry.path, f"cannot read: {exc.strerror or exc}")
-        return files, dirs
+        return without_paired_raws(files), dirs
 
     def add_link(self, entry: os.DirEntry[str], files: list[str], dirs: list[str]) -> None:
         """Follow a symlink only when its target lies inside one of the roots."""

@@ -193,14 +193,20 @@ def test_sidecars_and_raw_pair_travel_together(tmp_path: Path, store: Store) -> 
     assert all(p.read_bytes() == d for p, d in files.items())
 
 
-def test_stem_xmp_stays_with_a_raw_that_is_not_moved(tmp_path: Path) -> None:
+def test_the_raw_beside_a_jpeg_travels_with_it_unselected(tmp_path: Path) -> None:
+    """A RAW+JPEG pair is one photo (the scanner lists the JPEG only): the RAW and the
+    stem's sidecars go where the JPEG goes; a RAW of another stem stays."""
     src = tmp_path / "in"
-    for name in ("p.jpg", "p.nef", "p.xmp", "p.aae", "p.jpg.xmp"):
+    for name in ("p.jpg", "p.nef", "p.xmp", "p.aae", "p.jpg.xmp", "p2.nef"):
         photo(src / name)
-    plan = plan_operation([(src / "p.jpg", "X")], "move", tmp_path / "D")
-    assert sorted(c.name for c, _ in plan.steps[0].companions) == ["p.aae", "p.jpg.xmp"]
-    plan = plan_operation([(src / "p.jpg", "X")], "copy", tmp_path / "D")
-    assert sorted(c.name for c, _ in plan.steps[0].companions) == ["p.aae", "p.jpg.xmp", "p.xmp"]
+    for action in ("move", "copy"):
+        plan = plan_operation([(src / "p.jpg", "X")], action, tmp_path / "D")
+        assert sorted(c.name for c, _ in plan.steps[0].companions) == [
+            "p.aae", "p.jpg.xmp", "p.nef", "p.xmp"
+        ]  # fmt: skip
+        assert "RAW pair travels with p.jpg" in plan.steps[0].note
+    plan = plan_operation([(src / "p.jpg", "X")], "tag", None)
+    assert plan.steps[0].companions == ((src / "p.nef", None),)
 
 
 def test_already_in_place_and_uncategorized_stay(tmp_path: Path, store: Store) -> None:
