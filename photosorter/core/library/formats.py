@@ -95,3 +95,18 @@ def paired_raws(photos: Iterable[Path]) -> dict[Path, list[Path]]:
         if found:
             pairs[photo] = [folder / n for n in found]
     return pairs
+
+
+def is_paired_raw(path: Path) -> bool:
+    """Whether `path` is a RAW with a same-stem photo beside it on disk (that photo stands
+    for the pair; an unreadable folder pairs nothing)."""
+    if not is_raw_name(path.name):
+        return False
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return False
+    stem = path.stem
+    return any(
+        os.path.splitext(n)[0] == stem and is_supported(n) and not is_raw_name(n) for n in names
+    )

@@ -20,6 +20,7 @@ from photosorter.core.categories import CategorySet
 from photosorter.core.files.fileops import Action, OpReport, Plan, apply_plan, plan_operation
 from photosorter.core.files.journal import Journal
 from photosorter.core.library.cache import Store
+from photosorter.core.library.formats import is_paired_raw
 from photosorter.core.library.pipeline import (
     CancelToken,
     Classified,
@@ -126,6 +127,7 @@ class AutoSorter:
     def process(self, paths: Sequence[Path], cancel: CancelToken | None = None) -> AutoSortEvent:
         """Classify `paths` and apply the action to those with a category."""
         event = AutoSortEvent()
+        paths = [p for p in paths if not is_paired_raw(p)]  # its JPEG carries it
         if not paths:
             return event
         matrix, params = self._scoring()

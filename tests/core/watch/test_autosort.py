@@ -237,3 +237,21 @@ def test_the_users_corrections_teach_the_watcher_between_batches(engine, tmp_pat
         store.set_override(keys, "Zorblax")  # the user drags them there in the app
         (after,) = sorter.process([second]).classified
         assert after.category == "Zorblax" and not after.manual
+
+
+def test_a_raw_beside_its_jpeg_travels_with_it_not_alone(engine, tmp_path: Path) -> None:
+    from tests.fixtures.dng import write_dng
+    from tests.fixtures.shapes import draw_scene
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    write_photo(inbox / "IMG_1.JPG", "red", 1)
+    raw = write_dng(inbox / "IMG_1.dng", draw_scene("circle", "red", random.Random(1), (120, 80)))
+    with Store(tmp_path / "store.sqlite3") as store:
+        sorter = AutoSorter([inbox], engine, store, COLOUR_CATS, "move", out, settle_s=0.3)
+        alone = sorter.process([raw])  # the RAW settled first: its JPEG will carry it
+        assert not alone.classified and alone.plan is None and raw.exists()
+        pair = sorter.process([inbox / "IMG_1.JPG"])
+    assert [c.path.name for c in pair.classified] == ["IMG_1.JPG"]
+    (outcome,) = moved([pair])
+    assert [now.name for _was, now in outcome.companions] == ["IMG_1.dng"]
+    assert not raw.exists() and (out / "red" / "IMG_1.dng").is_file()
