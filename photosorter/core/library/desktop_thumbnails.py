@@ -44,6 +44,9 @@ MAX_THUMBNAIL_BYTES = 5 << 20
 # What GLib's g_filename_to_uri leaves unescaped in a path besides letters, digits and
 # "-._~" (its UNSAFE_PATH table); the MD5 name must match the file manager's to the byte.
 _URI_SAFE = "/!$&'()*+,:=@"
+# zlib level for the PNGs written: a 256 px photo thumbnail encodes 4x faster at 3 than at
+# Pillow's default 6 for 13% more bytes (level 1: 7x faster, 24% more).
+_PNG_LEVEL = 3
 _FAIL_FOLDER = f"fail/photosorter-{__version__}"
 _ERROR_KEY = "X-PhotoSorter::Error"  # why a photo failed: the standard's own-namespace key
 _PNG_ERRORS = (Warning, OSError, SyntaxError, ValueError, EOFError, struct.error)
@@ -70,9 +73,10 @@ def supported() -> bool:
 
 
 def thumbnails_root() -> Path:
-    """$XDG_CACHE_HOME/thumbnails; ~/.cache/thumbnails when the variable is unset or blank."""
-    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return Path(cache or Path.home() / ".cache") / "thumbnails"
+    """$XDG_CACHE_HOME/thumbnails; ~/.cache/thumbnails when the variable is unset, blank or
+    relative (the XDG base directory spec says to ignore a relative one)."""
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(cache if os.path.isabs(cache) else Path.home() / ".cache") / "thumbnails"
 
 
 def file_uri(path: str | os.PathLike[str]) -> str:
@@ -186,7 +190,7 @@ def _write(dst: Path, img: Image.Image, photo: Original, extra: dict[str, str]) 
     for key, value in (text | extra).items():
         info.add_text(key, value)
     buf = io.BytesIO()
-    img.save(buf, "PNG", pnginfo=info)
+    img.save(buf, "PNG", pnginfo=info, compress_level=_PNG_LEVEL)
     tmp = temp_name(dst)
     try:
         _make_private_folders(dst.parent)

@@ -62,9 +62,10 @@ def test_relative_and_dotted_paths_name_the_absolute_file(photo: Path, monkeypat
 
 def test_the_folder_is_xdg_cache_home_or_home_cache(tmp_path: Path, monkeypatch):
     assert dt.thumbnails_root() == thumbs()
-    monkeypatch.setenv("XDG_CACHE_HOME", " ")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert dt.thumbnails_root() == tmp_path / ".cache" / "thumbnails"
+    for ignored in ("", " ", "relative/cache"):
+        monkeypatch.setenv("XDG_CACHE_HOME", ignored)
+        assert dt.thumbnails_root() == tmp_path / ".cache" / "thumbnails"
 
 
 def test_a_written_thumbnail_follows_the_standard(photo: Path):
