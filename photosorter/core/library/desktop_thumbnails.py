@@ -64,7 +64,7 @@ class Original:
     @property
     def name(self) -> str:
         """The thumbnail's file name: the MD5 of the URI, in hex, + '.png'."""
-        return hashlib.md5(self.uri.encode("ascii")).hexdigest() + ".png"
+        return hashlib.md5(self.uri.encode("ascii"), usedforsecurity=False).hexdigest() + ".png"
 
 
 def supported() -> bool:
