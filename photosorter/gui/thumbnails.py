@@ -2,9 +2,10 @@
 
 Only what the view paints is requested, newest request first, so a fast scroll through
 10,000 photos never queues work for rows long gone. A decoded thumbnail is kept twice: as
-the desktop's shared PNG (freedesktop standard, by file URI: the file manager's and ours)
-and as a small JPEG under our cache dir keyed by content hash (it survives a move or
-rename, and serves macOS and Windows); so the next run reads 20 KB, not 20 MB.
+a small JPEG under our cache dir keyed by content hash (read first: 10x quicker than a PNG,
+it survives a move or rename, and serves macOS and Windows), and as the desktop's shared
+PNG (freedesktop standard, by file URI), so that the file manager and PhotoSorter decode
+each photo once between them. The next run reads 20 KB, not 20 MB.
 """
 
 from __future__ import annotations
@@ -54,19 +55,26 @@ def to_qimage(img: Image.Image) -> QImage:
 
 
 def load_thumbnail(key: str, source: Path, side: int) -> Image.Image:
-    """The thumbnail of `source`: the desktop's shared one while valid, else ours by content
-    hash, else decoded once and kept in both."""
+    """The thumbnail of `source`: ours by content hash (the quickest read, and it survives a
+    move), else the desktop's while valid, else decoded once and kept in both."""
+    found = _cached(key)
+    if found is None:
+        found = _shared_or_decoded(key, source, side)
+    if max(found.size) > side:
+        found.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return found
+
+
+def _shared_or_decoded(key: str, source: Path, side: int) -> Image.Image:
+    """The file manager's thumbnail of `source` while valid; else `source` decoded, and kept
+    by content hash and for the desktop."""
     shared = desktop_thumbnails.original(source)  # None where the standard does not apply
     found = desktop_thumbnails.find(shared, side) if shared is not None else None
-    if found is None:
-        found = _cached(key)
     if found is None:
         found = _decode(source, shared)
         _keep(key, found)
         if shared is not None:
             desktop_thumbnails.save(shared, found, side)
-    if max(found.size) > side:
-        found.thumbnail((side, side), Image.Resampling.BILINEAR)
     return found
 
 
