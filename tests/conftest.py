@@ -18,12 +18,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # tests never touch the network
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Point every PhotoSorter dir at fresh temp folders; never the user's real ones."""
+    """Point every PhotoSorter dir at fresh temp folders; never the user's real ones. The
+    desktop's thumbnails ($XDG_CACHE_HOME/thumbnails) too."""
     base = tmp_path_factory.mktemp("appdirs")
     for name in ("CACHE", "CONFIG", "DATA"):
         folder = base / name.lower()
         folder.mkdir()
         monkeypatch.setenv(f"PHOTOSORTER_{name}_DIR", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
 

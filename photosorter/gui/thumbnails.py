@@ -1,8 +1,11 @@
 """Thumbnails: QRunnables make QImages off the GUI thread; the GUI thread keeps QPixmaps.
 
 Only what the view paints is requested, newest request first, so a fast scroll through
-10,000 photos never queues work for rows long gone. Decoded thumbnails are kept as small
-JPEGs under the cache dir, keyed by content hash, so the next run reads 20 KB, not 20 MB.
+10,000 photos never queues work for rows long gone. A decoded thumbnail is kept twice: as
+a small JPEG under our cache dir keyed by content hash (read first: 10x quicker than a PNG,
+it survives a move or rename, and serves macOS and Windows), and as the desktop's shared
+PNG (freedesktop standard, by file URI), so that the file manager and PhotoSorter decode
+each photo once between them. The next run reads 20 KB, not 20 MB.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from photosorter.core import paths
-from photosorter.core.errors import PhotoSorterError
+from photosorter.core.errors import ImageError, PhotoSorterError
+from photosorter.core.library import desktop_thumbnails
 from photosorter.core.library.images import thumbnail
 
 log = logging.getLogger(__name__)
@@ -51,24 +55,66 @@ def to_qimage(img: Image.Image) -> QImage:
 
 
 def load_thumbnail(key: str, source: Path, side: int) -> Image.Image:
-    """The thumbnail of `source` from the disk cache, making and storing it when missing."""
-    cached = thumbnail_dir() / key[:2] / f"{key}.jpg"
-    try:
-        with Image.open(cached) as img:
-            img.load()
-            found = img.convert("RGB")
-    except (OSError, ValueError):
-        found = thumbnail(source, DISK_SIDE)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{id(found)}.tmp")
-            found.save(tmp, "JPEG", quality=85)
-            tmp.replace(cached)
-        except OSError as exc:  # a full or read-only cache only costs speed
-            log.debug("cannot cache thumbnail %s: %s", cached, exc)
+    """The thumbnail of `source`: ours by content hash (the quickest read, and it survives a
+    move), else the desktop's while valid, else decoded once and kept in both."""
+    found = _cached(key)
+    if found is None:
+        found = _shared_or_decoded(key, source, side)
     if max(found.size) > side:
         found.thumbnail((side, side), Image.Resampling.BILINEAR)
     return found
+
+
+def _shared_or_decoded(key: str, source: Path, side: int) -> Image.Image:
+    """The file manager's thumbnail of `source` while valid; else `source` decoded, and kept
+    by content hash and for the desktop."""
+    shared = desktop_thumbnails.original(source)  # None where the standard does not apply
+    found = desktop_thumbnails.find(shared, side) if shared is not None else None
+    if found is None:
+        found = _decode(source, shared)
+        _keep(key, found)
+        if shared is not None:
+            desktop_thumbnails.save(shared, found, side)
+    return found
+
+
+def _cached_path(key: str) -> Path:
+    return thumbnail_dir() / key[:2] / f"{key}.jpg"
+
+
+def _cached(key: str) -> Image.Image | None:
+    """Our own thumbnail of the content `key`: it survives a move or rename, which changes
+    the file's URI and so loses the desktop's."""
+    try:
+        with Image.open(_cached_path(key)) as img:
+            img.load()
+            return img.convert("RGB")
+    except (OSError, ValueError):
+        return None
+
+
+def _keep(key: str, img: Image.Image) -> None:
+    cached = _cached_path(key)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{id(img)}.tmp")
+        img.save(tmp, "JPEG", quality=85)
+        tmp.replace(cached)
+    except OSError as exc:  # a full or read-only cache only costs speed
+        log.debug("cannot cache thumbnail %s: %s", cached, exc)
+
+
+def _decode(source: Path, shared: desktop_thumbnails.Original | None) -> Image.Image:
+    """`source` decoded to DISK_SIDE; a photo that cannot be is recorded as such for the
+    desktop, and not tried again until it changes."""
+    if shared is not None and (reason := desktop_thumbnails.failure(shared)) is not None:
+        raise ImageError(reason)
+    try:
+        return thumbnail(source, DISK_SIDE)
+    except ImageError as exc:
+        if shared is not None:
+            desktop_thumbnails.record_failure(shared, source, str(exc))
+        raise
 
 
 class _Signals(QObject):

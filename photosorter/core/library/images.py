@@ -206,7 +206,7 @@ def thumbnail(source: ImageSource, max_side: int) -> Image.Image:
 
 def to_model_input(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
     """float32 (3, size, size): the same math as open_clip's eval `image_transform`."""
-    img = _to_rgb(img)
+    img = to_rgb(img)
     size = spec.size
     resample = (
         Image.Resampling.BILINEAR if spec.interpolation == "bilinear" else Image.Resampling.BICUBIC
@@ -297,7 +297,7 @@ def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
         if img.size != stored:  # turned a quarter: so is the full size
             w, h = h, w
         try:
-            return Decoded(_to_rgb(img), w, h, fmt)
+            return Decoded(to_rgb(img), w, h, fmt)
         except _DECODE_ERRORS as exc:
             raise ImageError(f"unsupported image mode {img.mode}") from exc
 
@@ -313,7 +313,7 @@ def _accepts(fmt: str, head: bytes) -> bool:
         return False
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode to 8-bit RGB: alpha composited on white, high bit depths scaled."""
     mode = img.mode
     if mode == "RGB" and "transparency" not in img.info:

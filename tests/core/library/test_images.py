@@ -207,9 +207,9 @@ def test_alpha_composited_on_white(tmp_path: Path, mode: str) -> None:
     if mode != "PA":
         path = tmp_path / f"{mode}.png"
         img.save(path)
-        sources = [decode(path), images._to_rgb(img)]
+        sources = [decode(path), images.to_rgb(img)]
     else:
-        sources = [images._to_rgb(img)]
+        sources = [images.to_rgb(img)]
     for out in sources:
         assert out.mode == "RGB"
         assert near(out.getpixel((2, 2)), WHITE, tol=1)
@@ -235,7 +235,7 @@ def test_sixteen_bit_scaled_not_clipped(tmp_path: Path, mode: str) -> None:
     if mode == "I;16B":
         img = Image.frombytes("I;16B", img.size, data.astype(">u2").tobytes())
     assert img.mode == mode
-    sources = [images._to_rgb(img)]
+    sources = [images.to_rgb(img)]
     if mode == "I;16":
         path = tmp_path / "grey16.png"
         img.save(path)
@@ -249,13 +249,13 @@ def test_sixteen_bit_scaled_not_clipped(tmp_path: Path, mode: str) -> None:
 
 def test_int32_and_float_modes() -> None:
     as_int = Image.fromarray(np.array([[0, 1000, 65535]], dtype=np.int32), "I")
-    assert [images._to_rgb(as_int).getpixel((x, 0))[0] for x in range(3)] == [0, 4, 255]
+    assert [images.to_rgb(as_int).getpixel((x, 0))[0] for x in range(3)] == [0, 4, 255]
     small_int = Image.fromarray(np.array([[0, 100, 255]], dtype=np.int32), "I")
-    assert [images._to_rgb(small_int).getpixel((x, 0))[0] for x in range(3)] == [0, 100, 255]
+    assert [images.to_rgb(small_int).getpixel((x, 0))[0] for x in range(3)] == [0, 100, 255]
     unit = Image.fromarray(np.array([[0.0, 0.5, 1.0]], dtype=np.float32), "F")
-    assert [images._to_rgb(unit).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]
+    assert [images.to_rgb(unit).getpixel((x, 0))[0] for x in range(3)] == [0, 128, 255]
     wild = Image.fromarray(np.array([[-5.0, 0.0, 5.0, np.nan]], dtype=np.float32), "F")
-    assert [images._to_rgb(wild).getpixel((x, 0))[0] for x in range(4)] == [0, 128, 255, 128]
+    assert [images.to_rgb(wild).getpixel((x, 0))[0] for x in range(4)] == [0, 128, 255, 128]
 
 
 def test_float_tiff_decodes(tmp_path: Path) -> None:
