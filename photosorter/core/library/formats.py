@@ -13,8 +13,10 @@ import struct
 from typing import BinaryIO
 
 # What a broken file can make Pillow (or a plugin) raise while parsing or decoding; Warning
-# too, for when the caller's filters turn Pillow's warnings into errors (as pytest's do).
+# too, for when the caller's filters turn Pillow's warnings into errors (as pytest's do);
+# RuntimeError is what pillow-jxl raises for a damaged JPEG XL file.
 DECODE_ERRORS = (
+    RuntimeError,
     Warning,
     OSError,
     SyntaxError,
