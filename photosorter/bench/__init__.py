@@ -224,6 +224,8 @@ def format_table(r: dict) -> str:
         "",
         f"decode+preprocess (draft, 1 thread): {d['draft_cpu_ms']:.1f} CPU ms/img; "
         f"full decode + open_clip preprocess: {d['full_cpu_ms']:.1f} CPU ms/img",
+        f"  the same photos with an embedded (MPF) preview: {d['preview_cpu_ms']:.1f} CPU ms/img "
+        f"-> pipeline bound {p['bound_with_previews_img_per_s']} img/s",
         f"pipeline ({p['backend']}): {p['img_per_s']:.1f} img/s, {p['cpu_ms_per_img']:.1f} CPU "
         f"ms/img; bound {p['bound_img_per_s']:.1f} img/s -> {p['fraction_of_bound']:.2f} of bound",
         f"  first run (timing, export + calibration + checks): {p['first_run_s']:.1f} s",
