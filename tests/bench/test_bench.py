@@ -40,8 +40,10 @@ def test_every_figure_is_reported(report: dict) -> None:
         assert b["img_per_s"] > 0 and b["cpu_ms_per_img"] > 0 and "cosine_min" in b
     assert pytorch["cosine_min"] == pytest.approx(1.0, abs=1e-4)
     assert report["decode"]["draft_cpu_ms"] > 0 and report["decode"]["full_cpu_ms"] > 0
+    assert 0 < report["decode"]["preview_cpu_ms"]
     p = report["pipeline"]
     assert p["img_per_s"] > 0 and p["bound_img_per_s"] > 0 and p["fraction_of_bound"] > 0
+    assert p["bound_with_previews_img_per_s"] > 0
     assert p["backend"] in report["backends"]
     auto = p["auto"]  # which encoder auto picks, and why: its timings on these photos
     assert auto["backend"] == p["backend"] and p["backend"] in auto["why"]

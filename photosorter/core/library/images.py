@@ -188,8 +188,8 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, os.stat_res
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded photo: the upright RGB image (maybe scaled down), and the file's format and
-    full pixel size (upright), which draft mode does not show in the image."""
+    """A decoded photo: the upright RGB image (maybe scaled down, maybe the file's embedded
+    preview), and the file's format and main image's full pixel size (upright)."""
 
     image: Image.Image
     width: int
@@ -203,7 +203,8 @@ def decode(source: ImageSource, min_side: int | None = None) -> Image.Image:
 
 
 def decode_photo(source: ImageSource, min_side: int | None = None) -> Decoded:
-    """`decode`, also telling the photo's format and full size (for free: no second open)."""
+    """`decode`, also telling the photo's format and full size (for free: no second open).
+    With min_side, an embedded preview whose short side is at least that may be decoded."""
     size = (min_side, min_side) if min_side else None
     return _decode(source, lambda _w, _h: size)
 
