@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from photosorter.bench.config import FULL, QUICK, Config, busy_seconds, cores, machine, timed
-from photosorter.bench.probes import gui_start, peak_rss, stall_probe
+from photosorter.bench.probes import gui_start, panorama_probe, peak_rss, stall_probe
 
 __all__ = ["Config", "cores", "main", "run", "timed"]
 
@@ -149,6 +149,8 @@ def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     measure_find(cfg, spec, photos, step)
     listed = 5_000 if cfg.quick else 50_000
     step("memory", "peak memory", lambda: peak_rss(spec, listed))
+    pano = (16000, 11504) if cfg.quick else (40000, 25000)  # 184 MP; 1 GP
+    step("panorama", "a panorama JPEG", lambda: panorama_probe(cfg.workdir, *pano))
     report["bench_seconds"] = spent
     # Cores kept busy by other processes during each part: above ~0.1 its figures are noisy.
     report["other_load"] = others
@@ -224,6 +226,8 @@ def format_table(r: dict) -> str:
         "",
         f"decode+preprocess (draft, 1 thread): {d['draft_cpu_ms']:.1f} CPU ms/img; "
         f"full decode + open_clip preprocess: {d['full_cpu_ms']:.1f} CPU ms/img",
+        f"  the same photos with an embedded (MPF) preview: {d['preview_cpu_ms']:.1f} CPU ms/img "
+        f"-> pipeline bound {p['bound_with_previews_img_per_s']} img/s",
         f"pipeline ({p['backend']}): {p['img_per_s']:.1f} img/s, {p['cpu_ms_per_img']:.1f} CPU "
         f"ms/img; bound {p['bound_img_per_s']:.1f} img/s -> {p['fraction_of_bound']:.2f} of bound",
         f"  first run (timing, export + calibration + checks): {p['first_run_s']:.1f} s",
@@ -247,6 +251,14 @@ def format_table(r: dict) -> str:
     lines.append(f"window shown: {g.get('seconds')} s ({g.get('how', g.get('error', ''))})")
     lines.append(f"event loop worst stall while indexing: {e.get('max_stall_ms')} ms")
     lines.append(f"peak RSS ({mem.get('what', '')}): {mem.get('peak_rss_gb')} GB")
+    pano = r["panorama"]
+    if "error" in pano:
+        lines.append(f"panorama JPEG: {pano['error']}")
+    else:
+        lines.append(
+            f"panorama JPEG of {pano['megapixels']} MP classified at {pano['decoded'][0]}x"
+            f"{pano['decoded'][1]}: {pano['cpu_s']} CPU s, +{pano['rss_added_mb']} MB peak RSS"
+        )
     noisy = {k: v for k, v in r.get("other_load", {}).items() if v > 0.1}
     if noisy:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in noisy.items())

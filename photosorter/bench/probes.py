@@ -211,3 +211,49 @@ def stall_probe(photos: list[Path], spec: str, batch: int) -> dict:
     except ValueError:
         return {"max_stall_ms": None, "error": proc.stderr.strip()[-300:]}
     return {"max_stall_ms": worst["index"], "load_max_stall_ms": worst["load"]}
+
+
+_PANORAMA_CHILD = r"""
+import json, sys, time
+from photosorter.core.library.images import decode_photo
+
+def peak():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
+
+before = peak()
+cpu = time.process_time()
+got = decode_photo(sys.argv[1], min_side=224)
+cpu = time.process_time() - cpu
+print(json.dumps({"decoded": list(got.image.size), "full": [got.width, got.height],
+                  "cpu_s": round(cpu, 2), "rss_added_mb": round((peak() - before) / 2**20)}))
+"""
+
+
+def panorama_probe(folder: Path, width: int, height: int) -> dict:
+    """Classifying a JPEG over the pixel limit (a panorama): the CPU and the peak memory its
+    DCT-scaled decode adds, in a fresh process (Linux: VmHWM). The file is a flat DC-only
+    JPEG: a real photo costs more CPU to entropy-decode, the same memory."""
+    from PIL import Image
+
+    from photosorter.bench.inputs import make_dc_jpeg
+
+    path = folder / f"panorama-{width}x{height}.jpg"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        make_dc_jpeg(path, Image.new("RGB", (64, 32), (60, 120, 180)), width, height)
+    if not Path("/proc/self/status").exists():
+        return {"error": "needs /proc (Linux)"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PANORAMA_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        out = _last_json(proc.stdout)
+    except ValueError:
+        return {"error": proc.stderr.strip()[-300:]}
+    out["megapixels"] = round(width * height / 1e6)
+    return out

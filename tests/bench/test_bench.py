@@ -40,8 +40,10 @@ def test_every_figure_is_reported(report: dict) -> None:
         assert b["img_per_s"] > 0 and b["cpu_ms_per_img"] > 0 and "cosine_min" in b
     assert pytorch["cosine_min"] == pytest.approx(1.0, abs=1e-4)
     assert report["decode"]["draft_cpu_ms"] > 0 and report["decode"]["full_cpu_ms"] > 0
+    assert report["decode"]["preview_cpu_ms"] > 0
     p = report["pipeline"]
     assert p["img_per_s"] > 0 and p["bound_img_per_s"] > 0 and p["fraction_of_bound"] > 0
+    assert p["bound_with_previews_img_per_s"] > 0
     assert p["backend"] in report["backends"]
     auto = p["auto"]  # which encoder auto picks, and why: its timings on these photos
     assert auto["backend"] == p["backend"] and p["backend"] in auto["why"]
@@ -53,6 +55,9 @@ def test_every_figure_is_reported(report: dict) -> None:
     assert report["text"]["ms_per_prompt"] > 0
     assert report["event_loop"]["max_stall_ms"] is not None, report["event_loop"]
     assert report["memory"]["peak_rss_gb"] > 0, report["memory"]
+    pano = report["panorama"]  # a 184 MP JPEG (--quick), classified at 1/8 scale
+    assert pano["full"] == [16000, 11504] and pano["decoded"] == [2000, 1438], pano
+    assert pano["rss_added_mb"] > 0
     assert "seconds" in report["gui_start"]
     assert set(report["targets"]) >= {"pipeline_vs_bound >= 0.9", "peak_rss_gb < 2"}
     json.dumps(report)  # JSON-able
@@ -61,7 +66,7 @@ def test_every_figure_is_reported(report: dict) -> None:
 def test_table_names_every_part(report: dict) -> None:
     table = bench.format_table(report)
     words = ("pipeline", "naive", "re-score", "window", "peak RSS", "event loop", "target")
-    for word in (*words, "auto picks", "timed on these photos"):
+    for word in (*words, "auto picks", "timed on these photos", "panorama JPEG", "MPF) preview"):
         assert word in table
 
 

@@ -40,6 +40,8 @@ SUPPORTED_EXTENSIONS: frozenset[str] = (
             ".heic",
             ".heif",
             ".hif",
+            ".avif",
+            ".jxl",
         }
     )
     | DECODED_EXTENSIONS

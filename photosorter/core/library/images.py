@@ -13,7 +13,6 @@ import io
 import math
 import os
 import re
-import struct
 import threading
 import warnings
 from collections.abc import Callable
@@ -21,11 +20,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
 from photosorter.core.library import raw
+from photosorter.core.library.decoders import DECODE_ERRORS, jxl_size
 from photosorter.core.library.formats import SUPPORTED_EXTENSIONS, is_supported  # noqa: F401
+from photosorter.core.library.previews import use_preview
 from photosorter.core.userfiles import (
     NotRegularFileError,
     hash_bytes,
@@ -45,7 +46,20 @@ HEADER_BYTES = 16
 
 # The formats Pillow may identify a file as. Anything else (EPS, PSD, ...) is refused even
 # when it is named .jpg: fewer decoders, less attack surface, no Ghostscript.
-_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF")
+_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF", "AVIF", "JXL")
+
+_ORIENTATION = 0x0112  # EXIF tag
+# How to turn a stored image upright, by EXIF orientation (as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
 _WHITE = (255, 255, 255)
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
@@ -59,21 +73,6 @@ warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 # Pillow's other UserWarnings are about damaged metadata in a user's file ("Corrupt EXIF
 # data", "Truncated File Read" in a TIFF tag): the pixels still decode, nobody reads stderr.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-
-# What a broken file can make Pillow (or a plugin) raise while parsing or decoding; Warning
-# too, for when the caller's filters turn Pillow's warnings into errors (as pytest's do).
-_DECODE_ERRORS = (
-    Warning,
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    KeyError,
-    TypeError,
-    ZeroDivisionError,
-    struct.error,
-)
 
 # Given an image's stored (width, height): the size to ask JPEG draft mode for, or None.
 _DraftSize = Callable[[int, int], tuple[int, int] | None]
@@ -95,6 +94,8 @@ def _formats() -> tuple[str, ...]:
                     pillow_heif.register_heif_opener()
                 except ImportError:  # optional at runtime: HEIC files then fail per file
                     pass
+                with contextlib.suppress(ImportError):  # the same for JPEG XL
+                    import pillow_jxl  # noqa: F401  (registers its plugin)
                 _open_formats = tuple(f for f in _FORMATS if f in Image.OPEN)
     return _open_formats
 
@@ -164,8 +165,8 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[BinaryIO, os.stat_res
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded photo: the upright RGB image (maybe scaled down), and the file's format and
-    full pixel size (upright), which draft mode does not show in the image."""
+    """A decoded photo: the upright RGB image (maybe scaled down, maybe the file's embedded
+    preview), and the file's format and main image's full pixel size (upright)."""
 
     image: Image.Image
     width: int
@@ -179,7 +180,8 @@ def decode(source: ImageSource, min_side: int | None = None) -> Image.Image:
 
 
 def decode_photo(source: ImageSource, min_side: int | None = None) -> Decoded:
-    """`decode`, also telling the photo's format and full size (for free: no second open)."""
+    """`decode`, also telling the photo's format and full size (for free: no second open).
+    With min_side, an embedded preview whose short side is at least that may be decoded."""
     size = (min_side, min_side) if min_side else None
     return _decode(source, lambda _w, _h: size)
 
@@ -199,7 +201,7 @@ def thumbnail(source: ImageSource, max_side: int) -> Image.Image:
     img = _decode(source, draft_size).image
     try:
         img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=gap)
-    except _DECODE_ERRORS as exc:  # already loaded; only a resampling failure could land here
+    except DECODE_ERRORS as exc:  # already loaded; only a resampling failure could land here
         raise ImageError(f"cannot resize image: {exc}") from exc
     return img
 
@@ -267,39 +269,96 @@ def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
     if raw.is_raw_stream(fp, HEADER_BYTES):
         preview = lambda f, size: _decode_stream(f, size).image  # noqa: E731
         return Decoded(*raw.decode_raw(fp, draft_size, preview, MAX_PIXELS), "RAW")
-    try:
-        img = Image.open(fp, formats=_formats())
-    except UnidentifiedImageError as exc:
-        raise ImageError("not an image file") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(exc) from exc
-    except _DECODE_ERRORS as exc:
-        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+    img = _open(fp)
     with img:  # leaving detaches the image from fp (which the caller closes)
         w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise ImageError(f"image too large: {w} x {h} pixels")
+        fmt = img.format or ""
+        request = draft_size(w, h)
+        orientation = _orientation(img)  # the main image's: it applies to a preview too
         try:
+            preview = bool(request) and w * h <= MAX_PIXELS and use_preview(img, fp, min(request))
             if isinstance(img, JpegImagePlugin.JpegImageFile):
-                request = draft_size(w, h)
-                if request:
-                    img.draft("RGB", request)
+                drafted = draft_size(*img.size)
+                if drafted:
+                    img.draft("RGB", drafted)
+            if not preview:
+                _check_pixels(img, w, h)
             img.load()  # the full decode happens here: truncation is detected now
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _too_large(exc) from exc
         except MemoryError as exc:
             raise ImageError(f"image too large to decode: {w} x {h} pixels") from exc
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
-        stored, fmt = img.size, img.format or ""
-        with contextlib.suppress(Exception):  # a broken EXIF block must not lose the photo
-            ImageOps.exif_transpose(img, in_place=True)
-        if img.size != stored:  # turned a quarter: so is the full size
+        upright = _upright(img, orientation)
+        if orientation in _QUARTER_TURNS:  # turned a quarter: so is the full size
             w, h = h, w
         try:
-            return Decoded(to_rgb(img), w, h, fmt)
-        except _DECODE_ERRORS as exc:
+            return Decoded(to_rgb(upright), w, h, fmt)
+        except DECODE_ERRORS as exc:
             raise ImageError(f"unsupported image mode {img.mode}") from exc
+
+
+def _open(fp: BinaryIO) -> Image.Image:
+    """Image.open, with its pixel limit lifted for a JPEG (its decode may be scaled down,
+    `_check_pixels` decides) and a JPEG XL's size checked before pillow-jxl decodes it."""
+    try:
+        if "JXL" in _formats() and _accepts("JXL", _head(fp)):
+            _check_jxl_size(fp)
+        return Image.open(fp, formats=_formats())
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image file") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        if not _accepts("JPEG", _head(fp)):
+            raise _too_large(exc) from exc
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+    fp.seek(0)
+    try:
+        return JpegImagePlugin.jpeg_factory(fp)  # Image.open without its size check
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+
+
+def _head(fp: BinaryIO) -> bytes:
+    fp.seek(0)
+    return fp.read(HEADER_BYTES)
+
+
+def _check_jxl_size(fp: BinaryIO) -> None:
+    size = jxl_size(fp)
+    if size is None:
+        raise ImageError("corrupt or truncated image: no JPEG XL size header")
+    if size[0] * size[1] > MAX_PIXELS:
+        raise ImageError(f"image too large: {size[0]} x {size[1]} pixels")
+    fp.seek(0)
+
+
+def _check_pixels(img: Image.Image, w: int, h: int) -> None:
+    """Refuse a main image over MAX_PIXELS, unless it is a baseline JPEG whose DCT-scaled
+    decode is within it: libjpeg then holds a strip of rows and the scaled output only (a
+    progressive JPEG needs its whole coefficient buffer, 2 bytes per sample, so not that)."""
+    dw, dh = img.size  # after draft: the size the decode will produce
+    if w * h <= MAX_PIXELS:
+        return
+    if dw * dh > MAX_PIXELS or not isinstance(img, JpegImagePlugin.JpegImageFile):
+        raise ImageError(f"image too large: {w} x {h} pixels")
+    if img.info.get("progressive"):
+        raise ImageError(f"image too large: {w} x {h} pixels (a progressive JPEG)")
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1..8); 1 when absent or unreadable."""
+    try:
+        value = img.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block must not lose the photo
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return img if method is None else img.transpose(method)
 
 
 def _accepts(fmt: str, head: bytes) -> bool:
@@ -309,7 +368,7 @@ def _accepts(fmt: str, head: bytes) -> bool:
         return True
     try:
         return bool(accept(head))
-    except _DECODE_ERRORS:  # a check that needs more bytes than a tiny file has
+    except DECODE_ERRORS:  # a check that needs more bytes than a tiny file has
         return False
 
 
