@@ -13,10 +13,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from photosorter.core.library.perceptual import image_info
 from photosorter.core.model.classifier import CategoryMatrix, classify
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.userfiles import NotRegularFileError
+
+if TYPE_CHECKING:  # the cluster module imports ray lazily; nothing here imports it
+    from photosorter.core.library.cluster import Cluster
 
 
 class CancelToken:
@@ -108,7 +112,8 @@ class _Prepared:
 
 def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
     """Check the header, hash the whole file; decode it only when its content is new."""
-    try:
+
+    def read() -> _Prepared:
         fh, st = open_image_file(path)
         with fh:
             key = stream_digest(fh)
@@ -116,10 +121,15 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
             if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
                 return _Prepared(result)
             fh.seek(0)
-            decoded = decode_photo(fh, min_side=spec.size)
-            if _changed(os.fstat(fh.fileno()), st):  # the pixels may not match the hash
-                return _failed(path, "file changed while it was read")
-            return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
+            return decode_for_model(fh, result, spec, st)
+
+    return guarded_read(path, read)
+
+
+def guarded_read(path: Path, read: Callable[[], _Prepared]) -> _Prepared:
+    """`read()`, with a failure to read the file or decode the image as `path`'s error."""
+    try:
+        return read()
     except FileNotFoundError:
         return _failed(path, "file vanished before it could be read")
     except NotRegularFileError as exc:  # a FIFO or device put there since the scan
@@ -130,12 +140,104 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
         return _failed(path, str(exc))
 
 
+def decode_for_model(
+    source: BinaryIO | bytes, result: PhotoResult, spec: PreprocessSpec, st: os.stat_result | None
+) -> _Prepared:
+    """Decode an open photo (or its bytes) into the model's input and its image info; with
+    `st`, the file must not have changed since it was hashed. Raises ImageError."""
+    decoded = decode_photo(source, min_side=spec.size)
+    if st is not None and _changed(os.fstat(source.fileno()), st):  # type: ignore[union-attr]
+        return _failed(result.path, "file changed while it was read")  # pixels may not match
+    return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
+
+
 def _changed(now: os.stat_result, before: os.stat_result) -> bool:
     return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
 
 
 def _failed(path: Path, message: str) -> _Prepared:
     return _Prepared(PhotoResult(path, error=message))
+
+
+class BatchWriter:
+    """Counts a job's progress and writes its finished results to the store (the one writer),
+    a batch at a time, so that an interrupted job keeps everything written so far."""
+
+    def __init__(self, store: Store, model: str, total: int) -> None:
+        self.store, self.model, self.total = store, model, total
+        self.done = self.cached = self.failed = 0
+        self.started = time.monotonic()
+
+    def progress(self) -> Progress:
+        return Progress(
+            self.done, self.total, self.cached, self.failed, time.monotonic() - self.started
+        )
+
+    def write(
+        self, results: list[PhotoResult], fresh: Mapping[str, tuple[np.ndarray, ImageInfo]]
+    ) -> IndexBatch:
+        """Store the `fresh` vectors (with their image info) and remember every ok file;
+        results not in `fresh` take their vectors from the store."""
+        store, model = self.store, self.model
+        vectors = {key: vector for key, (vector, _) in fresh.items()}
+        if fresh:
+            with store.transaction():
+                store.put_embeddings(model, vectors.items())
+                store.put_image_info((key, info) for key, (_, info) in fresh.items())
+        reused = {r.key for r in results if r.key is not None and r.key not in vectors}
+        if reused:
+            vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
+        ok = [r for r in results if r.key is not None and r.key in vectors]
+        store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
+        self.done += len(results)
+        self.failed += sum(1 for r in results if r.error)
+        self.cached += sum(1 for r in ok if r.key not in fresh)
+        vecs = np.stack([vectors[r.key] for r in ok]) if ok else _empty()  # type: ignore[index]
+        return IndexBatch(results, vecs, self.progress(), ok=ok)
+
+    def known(self, paths: Sequence[Path]) -> Iterator[IndexBatch]:
+        """Batches of the photos answered by a stat alone (identity known and embedded), then
+        of those that cannot be read; returns the paths that need reading."""
+        store, model = self.store, self.model
+        stats: dict[str, os.stat_result] = {}
+        missing: list[PhotoResult] = []
+        for path in paths:
+            try:
+                stats[str(path)] = path.stat()
+            except FileNotFoundError:
+                missing.append(PhotoResult(path, error="file vanished before it could be read"))
+            except OSError as exc:
+                missing.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+        known_files = store.lookup_files(list(stats))
+        hits: dict[str, str] = {}
+        for name, st in stats.items():
+            entry = known_files.get(name)
+            if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+                hits[name] = entry[2]
+        embedded = store.get_embeddings(model, list(set(hits.values())))
+        fast: list[PhotoResult] = []
+        todo: list[Path] = []
+        for path in paths:
+            name = str(path)
+            if name not in stats:
+                continue
+            key = hits.get(name)
+            if key is not None and key in embedded:
+                st = stats[name]
+                fast.append(PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            else:
+                todo.append(path)
+        for i in range(0, len(fast), 4096):
+            chunk = fast[i : i + 4096]
+            self.done += len(chunk)
+            self.cached += len(chunk)
+            vecs = np.stack([embedded[r.key] for r in chunk])  # type: ignore[index]
+            yield IndexBatch(chunk, vecs, self.progress(), ok=chunk)
+        if missing:
+            self.done += len(missing)
+            self.failed += len(missing)
+            yield IndexBatch(missing, _empty(), self.progress())
+        return todo
 
 
 def index_photos(
@@ -146,59 +248,29 @@ def index_photos(
     cancel: CancelToken | None = None,
     batch_size: int = 32,
     workers: int | None = None,
+    cluster: Cluster | None = None,
 ) -> Iterator[IndexBatch]:
-    """Embed every photo in `paths`, yielding batches of results with progress."""
-    started = time.monotonic()
-    total = len(paths)
-    done = cached = failed = 0
-    model = engine.model_id
-
-    def progress() -> Progress:
-        return Progress(done, total, cached, failed, time.monotonic() - started)
-
-    # 1. Stat-only fast path: identity (path, size, mtime) known and embedded.
-    todo: list[Path] = []
-    stats: dict[str, os.stat_result] = {}
-    missing: list[PhotoResult] = []
-    for path in paths:
-        try:
-            stats[str(path)] = path.stat()
-        except FileNotFoundError:
-            missing.append(PhotoResult(path, error="file vanished before it could be read"))
-        except OSError as exc:
-            missing.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    known_files = store.lookup_files(list(stats))
-    hits: dict[str, str] = {}
-    for name, st in stats.items():
-        entry = known_files.get(name)
-        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            hits[name] = entry[2]
-    embedded = store.get_embeddings(model, list(set(hits.values())))
-    fast: list[PhotoResult] = []
-    for path in paths:
-        name = str(path)
-        if name not in stats:
-            continue
-        key = hits.get(name)
-        if key is not None and key in embedded:
-            st = stats[name]
-            fast.append(PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns))
-        else:
-            todo.append(path)
-    for i in range(0, len(fast), 4096):
-        chunk = fast[i : i + 4096]
-        done += len(chunk)
-        cached += len(chunk)
-        vecs = np.stack([embedded[r.key] for r in chunk])  # type: ignore[index]
-        yield IndexBatch(chunk, vecs, progress(), ok=chunk)
-    if missing:
-        done += len(missing)
-        failed += len(missing)
-        yield IndexBatch(missing, _empty(), progress())
+    """Embed every photo in `paths`, yielding batches of results with progress; with a
+    `cluster`, the photos that need the model are decoded and encoded there."""
+    writer = BatchWriter(store, engine.model_id, len(paths))
+    todo = yield from writer.known(paths)
     if not todo or (cancel and cancel.is_set()):
         return
+    if cluster is not None:
+        yield from cluster.index(todo, engine, writer, cancel=cancel, batch_size=batch_size)
+    else:
+        yield from _index_here(todo, engine, writer, cancel, batch_size, workers)
 
-    # 2. Read + hash + decode in a pool, encode in batches on this thread.
+
+def _index_here(
+    todo: list[Path],
+    engine: Engine,
+    writer: BatchWriter,
+    cancel: CancelToken | None,
+    batch_size: int,
+    workers: int | None,
+) -> Iterator[IndexBatch]:
+    """Read + hash + decode in a pool, encode in batches on this thread."""
     spec = engine.preprocess_spec
     engine.plan_images(len(todo))
     workers = workers or max(1, os.cpu_count() or 1)
@@ -206,31 +278,19 @@ def index_photos(
     n_pixels = 0
 
     def flush() -> IndexBatch:
-        nonlocal done, cached, failed, n_pixels
+        nonlocal n_pixels
         fresh: dict[str, _Prepared] = {}
         for item in batch:
             if item.pixels is not None and item.result.key not in fresh:
                 fresh[item.result.key] = item  # type: ignore[index]
-        vectors: dict[str, np.ndarray] = {}
+        encoded: dict[str, tuple[np.ndarray, ImageInfo]] = {}
         if fresh:
-            encoded = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
-            vectors = dict(zip(fresh, encoded, strict=True))
-            with store.transaction():
-                store.put_embeddings(model, vectors.items())
-                store.put_image_info((k, p.info) for k, p in fresh.items())  # type: ignore[misc]
-        results = [item.result for item in batch]
-        reused = {r.key for r in results if r.key is not None and r.key not in vectors}
-        if reused:
-            vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
-        ok = [r for r in results if r.key is not None and r.key in vectors]
-        store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
-        done += len(results)
-        failed += sum(1 for r in results if r.error)
-        cached += sum(1 for r in ok if r.key not in fresh)
+            vectors = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
+            encoded = {k: (v, p.info) for (k, p), v in zip(fresh.items(), vectors, strict=True)}  # type: ignore[misc]
+        out = writer.write([item.result for item in batch], encoded)
         batch.clear()
         n_pixels = 0
-        vecs = np.stack([vectors[r.key] for r in ok]) if ok else _empty()  # type: ignore[index]
-        return IndexBatch(results, vecs, progress(), ok=ok)
+        return out
 
     read_ahead = batch_size * 2 + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -239,7 +299,7 @@ def index_photos(
         try:
             while True:
                 while len(queue) < read_ahead and (path := next(pending, None)) is not None:
-                    queue.append(pool.submit(_prepare, path, spec, store, model))
+                    queue.append(pool.submit(_prepare, path, spec, writer.store, writer.model))
                 if not queue or (cancel and cancel.is_set()):
                     break
                 item = queue.popleft().result()
