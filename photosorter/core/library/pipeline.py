@@ -141,7 +141,10 @@ def guarded_read(path: Path, read: Callable[[], _Prepared]) -> _Prepared:
 
 
 def decode_for_model(
-    source: BinaryIO | bytes, result: PhotoResult, spec: PreprocessSpec, st: os.stat_result | None
+    source: BinaryIO | bytes,
+    result: PhotoResult,
+    spec: PreprocessSpec,
+    st: os.stat_result | None = None,
 ) -> _Prepared:
     """Decode an open photo (or its bytes) into the model's input and its image info; with
     `st`, the file must not have changed since it was hashed. Raises ImageError."""
@@ -341,9 +344,13 @@ def classify_photos(
     *,
     cancel: CancelToken | None = None,
     batch_size: int = 32,
+    cluster: Cluster | None = None,
 ) -> Iterator[tuple[IndexBatch, list[Classified]]]:
     """index_photos, then each batch placed with the store's manual overrides applied."""
-    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=batch_size):
+    batches = index_photos(
+        paths, engine, store, cancel=cancel, batch_size=batch_size, cluster=cluster
+    )
+    for batch in batches:
         overrides = store.overrides([r.key for r in batch.ok if r.key])
         yield batch, assign(batch, matrix, params, categories, overrides)
 
