@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -35,9 +35,6 @@ from photosorter.core.library.perceptual import image_info
 from photosorter.core.model.classifier import CategoryMatrix, classify
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.userfiles import NotRegularFileError
-
-if TYPE_CHECKING:  # the cluster module imports ray lazily; nothing here imports it
-    from photosorter.core.library.cluster import Cluster
 
 
 class CancelToken:
@@ -162,6 +159,21 @@ def _failed(path: Path, message: str) -> _Prepared:
     return _Prepared(PhotoResult(path, error=message))
 
 
+class RemoteIndexer(Protocol):
+    """Decodes and encodes a job's new photos elsewhere (cluster.Cluster), yielding the
+    batches `writer` wrote; everything before that (stat, hash, the store) stays here."""
+
+    def index(
+        self,
+        todo: list[Path],
+        engine: Engine,
+        writer: BatchWriter,
+        *,
+        cancel: CancelToken | None = None,
+        batch_size: int = 32,
+    ) -> Iterator[IndexBatch]: ...
+
+
 class BatchWriter:
     """Counts a job's progress and writes its finished results to the store (the one writer),
     a batch at a time, so that an interrupted job keeps everything written so far."""
@@ -251,7 +263,7 @@ def index_photos(
     cancel: CancelToken | None = None,
     batch_size: int = 32,
     workers: int | None = None,
-    cluster: Cluster | None = None,
+    cluster: RemoteIndexer | None = None,
 ) -> Iterator[IndexBatch]:
     """Embed every photo in `paths`, yielding batches of results with progress; with a
     `cluster`, the photos that need the model are decoded and encoded there."""
@@ -344,7 +356,7 @@ def classify_photos(
     *,
     cancel: CancelToken | None = None,
     batch_size: int = 32,
-    cluster: Cluster | None = None,
+    cluster: RemoteIndexer | None = None,
 ) -> Iterator[tuple[IndexBatch, list[Classified]]]:
     """index_photos, then each batch placed with the store's manual overrides applied."""
     batches = index_photos(
