@@ -28,13 +28,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     dirs = tmp_path_factory.mktemp("worker-dirs")
     env = {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     env.update({f"PHOTOSORTER_{n}_DIR": str(dirs / n.lower()) for n in ("CACHE", "CONFIG", "DATA")})
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        runtime_env={"env_vars": env},
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():  # Ray's own processes (prestarted workers) too
+            mp.setenv(name, value)
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            runtime_env={"env_vars": env},
+        )
     try:
         with Cluster.connect("auto") as joined:
             yield joined
