@@ -14,6 +14,7 @@ from pathlib import Path
 
 from photosorter.cli.actions import add_undo_parser
 from photosorter.cli.duplicates import add_duplicates_parser
+from photosorter.cli.index import add_index_parser
 from photosorter.cli.options import add_model_options
 from photosorter.cli.output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from photosorter.cli.search import add_search_parser
@@ -21,7 +22,7 @@ from photosorter.cli.sort import add_sort_parser
 from photosorter.cli.watch import add_watch_parser
 from photosorter.core.errors import PhotoSorterError
 
-COMMANDS = ("gui", "sort", "undo", "watch", "search", "duplicates", "models", "bench")
+COMMANDS = ("gui", "sort", "index", "undo", "watch", "search", "duplicates", "models", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(gui)
 
     for add_parser in (
-        add_sort_parser, add_undo_parser, add_watch_parser, add_search_parser,
+        add_sort_parser, add_index_parser, add_undo_parser, add_watch_parser, add_search_parser,
         add_duplicates_parser,
     ):  # fmt: skip
         add_parser(sub)
@@ -150,6 +151,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return run_undo(args)
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from photosorter.cli.index import cmd_index as run_index
+
+    return run_index(args)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from photosorter.cli.search import cmd_search as run_search
 
@@ -168,6 +175,7 @@ COMMAND_FUNCS = {
     "duplicates": cmd_duplicates,
     "gui": cmd_gui,
     "sort": cmd_sort,
+    "index": cmd_index,
     "undo": cmd_undo,
     "models": cmd_models,
     "bench": cmd_bench,

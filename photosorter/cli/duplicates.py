@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from photosorter.cli.options import add_model_options, make_engine, open_store
+from photosorter.cli.options import (
+    add_cluster_options,
+    add_model_options,
+    make_engine,
+    open_cluster,
+    open_store,
+)
 from photosorter.cli.output import EXIT_OK, EXIT_SOME_FAILED
 
 
@@ -33,6 +39,7 @@ def add_duplicates_parser(sub: argparse._SubParsersAction) -> None:
         f"perceptual-hash bits that agree (default {DEFAULT_THRESHOLD}: at most 6 differ)",
     )
     add_model_options(p)
+    add_cluster_options(p)
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -43,8 +50,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     if not MIN_THRESHOLD <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold must be between {MIN_THRESHOLD} and 1")
-    with open_store(args.cache) as store:
-        indexed = index_paths(args.paths, make_engine(args), store, err)
+    with open_cluster(args) as cluster, open_store(args.cache) as store:
+        indexed = index_paths(args.paths, make_engine(args), store, err, cluster=cluster)
         photos, rows, failed = photos_with_info(store, indexed.photos)
     errors = [*indexed.errors, *failed]
     groups = find_duplicates(photos, indexed.vectors[rows], threshold=args.threshold)

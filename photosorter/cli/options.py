@@ -33,6 +33,37 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=None, metavar="PATH", help="SQLite store file")
 
 
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="auto|ADDRESS",
+        help="decode and encode new photos on a Ray cluster: auto (the one `ray start` "
+        "started here, or $RAY_ADDRESS) or HOST:PORT; needs photosorter[cluster]",
+    )
+    p.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="LOCAL=CLUSTER",
+        help="a folder of this machine as the cluster's workers see it on shared storage "
+        "(repeatable); photos elsewhere are sent to the workers",
+    )
+
+
+def open_cluster(args: argparse.Namespace):
+    """A context manager giving the Cluster that --cluster names, or None."""
+    import contextlib
+
+    if not getattr(args, "cluster", None):
+        if getattr(args, "path_map", None):
+            raise PhotoSorterError("--path-map goes with --cluster")
+        return contextlib.nullcontext()
+    from photosorter.core.library.cluster import Cluster, PathMap
+
+    return Cluster.connect(args.cluster, PathMap.parse(args.path_map))
+
+
 def open_store(path: Path | None):
     from photosorter.core.library.cache import Store
 

@@ -8,7 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from photosorter.cli.options import add_model_options, make_engine, open_store
+from photosorter.cli.options import (
+    add_cluster_options,
+    add_model_options,
+    make_engine,
+    open_cluster,
+    open_store,
+)
 from photosorter.cli.output import EXIT_OK, EXIT_SOME_FAILED
 
 DEFAULT_LIMIT = 20
@@ -35,6 +41,7 @@ def add_search_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help='JSON Lines: {"path": ..., "score": ...}')
     add_model_options(p)
+    add_cluster_options(p)
 
 
 def split_terms(terms: list[str], like: Path | None) -> tuple[str | None, list[Path]]:
@@ -64,9 +71,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     like = args.like.resolve() if args.like else None
     if like is not None and not like.is_file():
         raise ConfigError(f"--like {args.like}: no such photo")
-    with open_store(args.cache) as store:
+    with open_cluster(args) as cluster, open_store(args.cache) as store:
         engine = make_engine(args)
-        indexed = index_paths(roots, engine, store, err, extra=[like] if like else [])
+        indexed = index_paths(
+            roots, engine, store, err, extra=[like] if like else [], cluster=cluster
+        )
         parts = [text_query(engine, store, query)] if query is not None else []
     rows = [i for i, r in enumerate(indexed.photos) if r.path != like]  # not the query itself
     if like is not None:

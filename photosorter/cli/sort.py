@@ -9,9 +9,11 @@ from typing import TextIO
 
 from photosorter.cli.options import (
     ACTIONS,
+    add_cluster_options,
     add_model_options,
     load_category_args,
     make_engine,
+    open_cluster,
     open_store,
 )
 from photosorter.cli.output import (
@@ -31,6 +33,7 @@ def add_sort_parser(sub: argparse._SubParsersAction) -> None:
     sort.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders or images")
     sort.add_argument("--categories", type=Path, required=True, metavar="FILE")
     add_model_options(sort)
+    add_cluster_options(sort)
     sort.add_argument("--json", action="store_true", help="JSON Lines, one object per image")
     sort.add_argument(
         "--threshold", type=float, default=None, help="minimum score, else Uncategorized (0-1)"
@@ -85,15 +88,17 @@ def classify_paths(args: argparse.Namespace, store, out: TextIO, err: TextIO, st
         for item in scan_errors:
             emit_json(out, item)
     cancel = CancelToken()
-    for batch, placed in classify_photos(
-        paths, engine, store, categories, matrix, params, cancel=cancel, batch_size=args.batch_size
-    ):
-        results.extend(placed)
-        if stream:
-            for item in placed:
-                emit_json(out, item)
-        if progress:
-            progress.update(batch.progress)
+    with open_cluster(args) as cluster:
+        for batch, placed in classify_photos(
+            paths, engine, store, categories, matrix, params,
+            cancel=cancel, batch_size=args.batch_size, cluster=cluster,
+        ):  # fmt: skip
+            results.extend(placed)
+            if stream:
+                for item in placed:
+                    emit_json(out, item)
+            if progress:
+                progress.update(batch.progress)
     if progress:
         progress.finish()
     return results

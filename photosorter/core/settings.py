@@ -63,6 +63,7 @@ class Settings:
     sort: str = "confidence"  # the grid's order (one of SORTS)
     sort_descending: bool = True  # largest (most confident, newest, Z) first
     thumbnail_size: int = 160  # the grid's tile side, within THUMBNAIL_SIZES
+    cluster: str = ""  # a Ray cluster's address ("auto", HOST:PORT) to index on; "": here
     # Keys this version does not know, kept so a newer version's settings survive a save.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -106,6 +107,7 @@ class Settings:
             sort=self.sort,
             sort_descending=self.sort_descending,
             thumbnail_size=self.thumbnail_size,
+            cluster=self.cluster,
         )
         if self.destination is not None:
             data["destination"] = str(self.destination)
@@ -228,6 +230,11 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
         values["thumbnail_size"] = side
     else:
         bad("thumbnail_size", side, f"a whole number from {low} to {high}")
+    cluster = data.get("cluster", defaults.cluster)
+    if isinstance(cluster, str):
+        values["cluster"] = cluster.strip()
+    else:
+        bad("cluster", cluster, "a cluster address")
     for key in ("destination", "categories_file"):
         value = data.get(key)
         if value is None:
@@ -239,7 +246,7 @@ def parse_settings(data: dict[str, Any], where: str = "settings") -> tuple[Setti
     values["sources"] = tuple(_parse_sources(data.get("sources", []), where, warnings))
     known = {"model", "device", "backend", "sensitivity", "threshold", "action", "destination",
              "categories_file", "sources", "watch_polling", "sort", "sort_descending",
-             "thumbnail_size"}  # fmt: skip
+             "thumbnail_size", "cluster"}  # fmt: skip
     extra = {k: v for k, v in data.items() if k not in known}
     return Settings(**values, extra=extra), warnings
 

@@ -263,6 +263,14 @@ class SettingsDialog(QDialog):
                 "do not arrive, or when the system's inotify limit is reached. Slower."
             )
         )
+        self.cluster = QLineEdit(settings.cluster)
+        self.cluster.setPlaceholderText(self.tr("This computer"))
+        self.cluster.setToolTip(
+            self.tr(
+                "A Ray cluster's address (HOST:PORT, or auto) to read and encode new photos "
+                "on; needs photosorter[cluster]. Empty: this computer does it."
+            )
+        )
         self._lay_out()
         if list_models:
             lister = _PretrainedLister()
@@ -294,6 +302,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Default &action:"), self.action)
         form.addRow(self.tr("Destination folder:"), _row(self.destination, browse))
         form.addRow(self.tr("Watched folders:"), self.polling)
+        form.addRow(self.tr("Index on &cluster:"), self.cluster)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -409,6 +418,7 @@ class SettingsDialog(QDialog):
             action=self.action.currentData(),
             destination=Path(destination) if destination else None,
             watch_polling=self.polling.isChecked(),
+            cluster=self.cluster.text().strip(),
         )
 
     def _chosen_sensitivity(self) -> dict[str, object]:

@@ -251,6 +251,7 @@ class Session(QObject):
             self.device,
             self.backend,
             batch_size=self.batch_size,
+            cluster=self.settings.cluster,
         )
         self._cancel = request.cancel
         self._progress = JobProgress(self._generation, 0, 0, None)

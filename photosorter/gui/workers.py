@@ -27,6 +27,7 @@ from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplic
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
+from photosorter.core.library.cluster import Cluster
 from photosorter.core.library.formats import paired_raws
 from photosorter.core.library.pipeline import (
     CancelToken,
@@ -58,6 +59,7 @@ class IndexRequest:
     backend: str = "auto"
     batch_size: int = 32
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
+    cluster: str = ""  # a Ray cluster's address to encode new photos on; "": this machine
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class InferenceWorker(QObject):
         self._pending_matrix: MatrixRequest | None = None
         self._pending_query: QueryRequest | None = None
         self._generation = 0
+        self._cluster: Cluster | None = None
+        self._cluster_address = ""
         self._index_requested.connect(self._run_index)
         self._matrix_requested.connect(self._serve_matrix)
         self._query_requested.connect(self._serve_query)
@@ -360,9 +364,11 @@ class InferenceWorker(QObject):
             self._emit_unsorted(gen, problems, total)
         self.status_changed.emit(JobStatus(gen, "Sorting photos…"))
         offset = len(problems)
+        cluster = self._cluster_for(request.cluster)
         for batch in index_photos(
-            paths, engine, self._store, cancel=cancel, batch_size=request.batch_size
-        ):
+            paths, engine, self._store, cancel=cancel, batch_size=request.batch_size,
+            cluster=cluster,
+        ):  # fmt: skip
             p = batch.progress
             failed = offset + p.failed
             batch.progress = Progress(offset + p.done, total, p.cached, failed, p.elapsed_s)
@@ -374,6 +380,15 @@ class InferenceWorker(QObject):
             self._build_pending_matrix(standalone=False)  # an edit need not wait for the run
             self._serve_query()  # nor a search
         return total, failed
+
+    def _cluster_for(self, address: str) -> Cluster | None:
+        """The connection to the cluster at `address` (kept for later runs); None: here."""
+        if self._cluster is not None and self._cluster_address != address:
+            self._cluster.close()
+            self._cluster = None
+        if address and self._cluster is None:
+            self._cluster, self._cluster_address = Cluster.connect(address), address
+        return self._cluster
 
     def _emit_unsorted(self, gen: int, results: list[PhotoResult], total: int) -> None:
         """Photos without embeddings: the files that failed, or (no model) all found."""

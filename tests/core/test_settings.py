@@ -22,7 +22,7 @@ def test_round_trip(tmp_path):
         model="local-dir:/models/x", device="cpu", backend="pytorch", threshold=0.25,
         action="copy", sensitivity="high",
         destination=tmp_path / "out", sources=sources, categories_file=tmp_path / "c.toml",
-        watch_polling=True,
+        watch_polling=True, cluster="head.local:6379",
     )  # fmt: skip
     save_settings(settings)
     assert settings_path().is_file()
@@ -36,7 +36,7 @@ def test_invalid_values_fall_back_with_warnings():
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text(
         'model = ""\ndevice = "tpu"\nbackend = "warp"\nthreshold = 3\naction = "delete"\n'
-        'sources = [{path = "/x"}, {nope = 1}, "/y"]\nfuture_key = "kept"\n',
+        'sources = [{path = "/x"}, {nope = 1}, "/y"]\nfuture_key = "kept"\ncluster = 5\n',
         encoding="utf-8",
     )
     settings, warnings = load_settings()
@@ -44,8 +44,8 @@ def test_invalid_values_fall_back_with_warnings():
         DEFAULT_MODEL, "auto", 0.0, "move",
     )  # fmt: skip
     assert [s.path for s in settings.sources] == [Path("/x"), Path("/y")]
-    assert settings.backend == "auto"
-    assert len(warnings) == 6
+    assert (settings.backend, settings.cluster) == ("auto", "")
+    assert len(warnings) == 7
     save_settings(settings)
     assert 'future_key = "kept"' in settings_path().read_text(encoding="utf-8")
 

@@ -27,6 +27,8 @@ def test_settings_dialog_round_trip(qtbot, tmp_path):
     dialog.sensitivity.setCurrentIndex(dialog.sensitivity.findData("high"))
     dialog.action.setCurrentIndex(dialog.action.findData("tag"))
     dialog.destination.setText("")
+    assert dialog.cluster.text() == ""  # index on this computer unless a cluster is named
+    dialog.cluster.setText(" head.local:6379 ")
     assert dialog.fast.isChecked()  # the accelerated encoder is the default
     dialog.fast.setChecked(False)  # force plain PyTorch
     new = dialog.settings()
@@ -34,6 +36,7 @@ def test_settings_dialog_round_trip(qtbot, tmp_path):
         "local-dir:/models/tiny", "cpu", "high", "tag", None,
     )  # fmt: skip
     assert new.backend == "pytorch"
+    assert new.cluster == "head.local:6379"
 
 
 def test_settings_show_the_command_line_model_and_what_a_change_replaces(qtbot):

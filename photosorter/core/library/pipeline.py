@@ -13,10 +13,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -101,7 +102,8 @@ class _Prepared:
 
 def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
     """Check the header, hash the whole file; decode it only when its content is new."""
-    try:
+
+    def read() -> _Prepared:
         fh, st = open_image_file(path)
         with fh:
             key = stream_digest(fh)
@@ -109,10 +111,15 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
             if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
                 return _Prepared(result)
             fh.seek(0)
-            decoded = decode_photo(fh, min_side=spec.size)
-            if _changed(os.fstat(fh.fileno()), st):  # the pixels may not match the hash
-                return _failed(path, "file changed while it was read")
-            return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
+            return decode_for_model(fh, result, spec, st)
+
+    return guarded_read(path, read)
+
+
+def guarded_read(path: Path, read: Callable[[], _Prepared]) -> _Prepared:
+    """`read()`, with a failure to read the file or decode the image as `path`'s error."""
+    try:
+        return read()
     except FileNotFoundError:
         return _failed(path, "file vanished before it could be read")
     except NotRegularFileError as exc:  # a FIFO or device put there since the scan
@@ -123,12 +130,106 @@ def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Pre
         return _Prepared(PhotoResult(path, error=str(exc)), lasting=True)
 
 
+def decode_for_model(
+    source: BinaryIO | bytes,
+    result: PhotoResult,
+    spec: PreprocessSpec,
+    st: os.stat_result | None = None,
+) -> _Prepared:
+    """Decode an open photo (or its bytes) into the model's input and its image info; with
+    `st`, the file must not have changed since it was hashed. Raises ImageError."""
+    decoded = decode_photo(source, min_side=spec.size)
+    if st is not None and _changed(os.fstat(source.fileno()), st):  # type: ignore[union-attr]
+        return _failed(result.path, "file changed while it was read")  # pixels may not match
+    return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
+
+
 def _changed(now: os.stat_result, before: os.stat_result) -> bool:
     return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
 
 
 def _failed(path: Path, message: str) -> _Prepared:
     return _Prepared(PhotoResult(path, error=message))
+
+
+class RemoteIndexer(Protocol):
+    """Decodes and encodes a job's new photos elsewhere (cluster.Cluster), yielding the
+    batches `writer` wrote; everything before that (stat, hash, the store) stays here."""
+
+    def index(
+        self,
+        todo: list[Path],
+        engine: Engine,
+        writer: BatchWriter,
+        *,
+        cancel: CancelToken | None = None,
+        batch_size: int = 32,
+    ) -> Iterator[IndexBatch]: ...
+
+
+class BatchWriter:
+    """Counts a job's progress and writes its finished results to the store (the one writer),
+    a batch at a time, so that an interrupted job keeps everything written so far."""
+
+    def __init__(self, store: Store, model: str, total: int) -> None:
+        self.store, self.model, self.total = store, model, total
+        self.done = self.cached = self.failed = 0
+        self.started = time.monotonic()
+        self.stats: dict[str, os.stat_result] = {}  # of the paths, from the stat pass
+
+    def progress(self) -> Progress:
+        return Progress(
+            self.done, self.total, self.cached, self.failed, time.monotonic() - self.started
+        )
+
+    def write(
+        self,
+        results: list[PhotoResult],
+        fresh: Mapping[str, tuple[np.ndarray, ImageInfo]],
+        unreadable: Sequence[PhotoResult] = (),
+    ) -> IndexBatch:
+        """Store the `fresh` vectors (with their image info) and remember every ok file, and
+        the `unreadable` ones (no image, as they are now); results not in `fresh` take their
+        vectors from the store."""
+        store, model = self.store, self.model
+        vectors = {key: vector for key, (vector, _) in fresh.items()}
+        if fresh:
+            with store.transaction():
+                store.put_embeddings(model, vectors.items())
+                store.put_image_info((key, info) for key, (_, info) in fresh.items())
+        reused = {r.key for r in results if r.key is not None and r.key not in vectors}
+        if reused:
+            vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
+        ok = [r for r in results if r.key is not None and r.key in vectors]
+        store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
+        stats = self.stats
+        store.remember_failures(
+            (str(r.path), stats[str(r.path)].st_size, stats[str(r.path)].st_mtime_ns, r.error)
+            for r in unreadable
+            if str(r.path) in stats
+        )
+        self.done += len(results)
+        self.failed += sum(1 for r in results if r.error)
+        self.cached += sum(1 for r in ok if r.key not in fresh)
+        vecs = np.stack([vectors[r.key] for r in ok]) if ok else no_vectors()  # type: ignore[index]
+        return IndexBatch(results, vecs, self.progress(), ok=ok)
+
+    def known(
+        self, paths: Sequence[Path], known: Known | None = None
+    ) -> Generator[IndexBatch, None, list[Path]]:
+        """Batches of the photos answered by a stat alone (`stat_pass`: embedded, or known
+        to be no readable image) and of those that vanished; returns the paths to read."""
+        if known is None:
+            known = stat_pass(paths, self.store, self.model)
+        self.stats = known.stats
+        for ready in known_batches(known, self.total, self.started):
+            self.done, self.cached, self.failed = (
+                ready.progress.done,
+                ready.progress.cached,
+                ready.progress.failed,
+            )
+            yield ready
+        return known.todo
 
 
 def index_photos(
@@ -139,71 +240,55 @@ def index_photos(
     cancel: CancelToken | None = None,
     batch_size: int = 32,
     workers: int | None = None,
+    cluster: RemoteIndexer | None = None,
     known: Known | None = None,
 ) -> Iterator[IndexBatch]:
-    """Embed every photo in `paths`, yielding batches of results with progress.
-
-    `known`: the `stat_pass` of these paths, when the caller has made it already."""
-    started = time.monotonic()
-    total = len(paths)
-    done = cached = failed = 0
-    model = engine.model_id
-
-    def progress() -> Progress:
-        return Progress(done, total, cached, failed, time.monotonic() - started)
-
-    # 1. Stat-only fast path: identity (path, size, mtime) known and embedded, or known to
-    # be no readable image.
-    if known is None:
-        known = stat_pass(paths, store, model)
-    for ready in known_batches(known, total, started):
-        done, cached, failed = ready.progress.done, ready.progress.cached, ready.progress.failed
-        yield ready
-    todo = known.todo
+    """Embed every photo in `paths`, yielding batches of results with progress; with a
+    `cluster`, the photos that need the model are decoded and encoded there. `known`: the
+    `stat_pass` of these paths, when the caller has made it already."""
+    writer = BatchWriter(store, engine.model_id, len(paths))
+    todo = yield from writer.known(paths, known)
     if not todo or (cancel and cancel.is_set()):
         return
+    if cluster is not None:
+        yield from cluster.index(todo, engine, writer, cancel=cancel, batch_size=batch_size)
+    else:
+        yield from _index_here(todo, engine, writer, cancel, batch_size, workers)
 
-    # 2. Read + hash + decode in a pool, encode in batches on this thread.
-    spec = preprocess_spec(engine, store)
+
+def _index_here(
+    todo: list[Path],
+    engine: Engine,
+    writer: BatchWriter,
+    cancel: CancelToken | None,
+    batch_size: int,
+    workers: int | None,
+) -> Iterator[IndexBatch]:
+    """Read + hash + decode in a pool, encode in batches on this thread."""
+    spec = preprocess_spec(engine, writer.store)
     planned = False
     workers = workers or max(1, os.cpu_count() or 1)
     batch: list[_Prepared] = []
     n_pixels = 0
 
     def flush() -> IndexBatch:
-        nonlocal done, cached, failed, n_pixels, planned
+        nonlocal n_pixels, planned
         fresh: dict[str, _Prepared] = {}
         for item in batch:
             if item.pixels is not None and item.result.key not in fresh:
                 fresh[item.result.key] = item  # type: ignore[index]
-        vectors: dict[str, np.ndarray] = {}
+        encoded: dict[str, tuple[np.ndarray, ImageInfo]] = {}
         if fresh:
             if not planned:  # the model loads only once a photo really needs it
                 engine.plan_images(len(todo))
                 planned = True
-            encoded = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
-            vectors = dict(zip(fresh, encoded, strict=True))
-            with store.transaction():
-                store.put_embeddings(model, vectors.items())
-                store.put_image_info((k, p.info) for k, p in fresh.items())  # type: ignore[misc]
-        results = [item.result for item in batch]
-        reused = {r.key for r in results if r.key is not None and r.key not in vectors}
-        if reused:
-            vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
-        ok = [r for r in results if r.key is not None and r.key in vectors]
-        store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
-        bad = [(str(i.result.path), i.result.error) for i in batch if i.lasting]
-        store.remember_failures(
-            (name, known.stats[name].st_size, known.stats[name].st_mtime_ns, error)
-            for name, error in bad
-        )
-        done += len(results)
-        failed += sum(1 for r in results if r.error)
-        cached += sum(1 for r in ok if r.key not in fresh)
+            vectors = engine.encode_images(np.stack([p.pixels for p in fresh.values()]))
+            encoded = {k: (v, p.info) for (k, p), v in zip(fresh.items(), vectors, strict=True)}  # type: ignore[misc]
+        unreadable = [item.result for item in batch if item.lasting]
+        out = writer.write([item.result for item in batch], encoded, unreadable)
         batch.clear()
         n_pixels = 0
-        vecs = np.stack([vectors[r.key] for r in ok]) if ok else no_vectors()  # type: ignore[index]
-        return IndexBatch(results, vecs, progress(), ok=ok)
+        return out
 
     read_ahead = batch_size * 2 + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -212,7 +297,7 @@ def index_photos(
         try:
             while True:
                 while len(queue) < read_ahead and (path := next(pending, None)) is not None:
-                    queue.append(pool.submit(_prepare, path, spec, store, model))
+                    queue.append(pool.submit(_prepare, path, spec, writer.store, writer.model))
                 if not queue or (cancel and cancel.is_set()):
                     break
                 item = queue.popleft().result()
@@ -250,9 +335,13 @@ def classify_photos(
     *,
     cancel: CancelToken | None = None,
     batch_size: int = 32,
+    cluster: RemoteIndexer | None = None,
 ) -> Iterator[tuple[IndexBatch, list[Classified]]]:
     """index_photos, then each batch placed with the store's manual overrides applied."""
-    for batch in index_photos(paths, engine, store, cancel=cancel, batch_size=batch_size):
+    batches = index_photos(
+        paths, engine, store, cancel=cancel, batch_size=batch_size, cluster=cluster
+    )
+    for batch in batches:
         overrides = store.overrides([r.key for r in batch.ok if r.key])
         yield batch, assign(batch, matrix, params, categories, overrides)
 
