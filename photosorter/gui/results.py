@@ -10,8 +10,8 @@ over the model, exactly as in `core.pipeline.assign`.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.find.search import rank
+from photosorter.core.library.catalogue import Listing
 from photosorter.core.library.pipeline import IndexBatch
 from photosorter.core.model.classifier import (
     DEFAULT_MIN_FIT,
@@ -77,6 +78,31 @@ class _Column:
         return self.data[: self.size]
 
 
+class PathColumn(Sequence[Path]):
+    """Paths kept as strings (a third of a Path's memory at a million photos), handed out
+    as Paths one at a time; `raw` is the list of strings."""
+
+    def __init__(self) -> None:
+        self.raw: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, row: int | slice) -> Path | list[Path]:  # type: ignore[override]
+        if isinstance(row, slice):
+            return [Path(p) for p in self.raw[row]]
+        return Path(self.raw[row])
+
+    def __iter__(self) -> Iterator[Path]:
+        return (Path(p) for p in self.raw)
+
+    def __setitem__(self, row: int, path: os.PathLike[str] | str) -> None:
+        self.raw[row] = os.fspath(path)
+
+    def append(self, path: os.PathLike[str] | str) -> None:
+        self.raw.append(os.fspath(path))
+
+
 class ResultSet:
     """Photos in arrival order; row i has a path, a content key or an error, a placement."""
 
@@ -84,9 +110,9 @@ class ResultSet:
         self.clear()
 
     def clear(self) -> None:
-        self.paths: list[Path] = []
+        self.paths = PathColumn()
         self.keys: list[str | None] = []
-        self._rows_of_key: dict[str, list[int]] = {}
+        self._key_rows: dict[str, list[int]] | None = None  # built when first asked
         self.errors: list[str | None] = []
         self._vec_row = _Column(np.int64, -1)
         self._category = _Column(np.int32, ERROR_INDEX)
@@ -121,8 +147,6 @@ class ResultSet:
             row = len(self.paths)
             self.paths.append(r.path)
             self.keys.append(r.key)
-            if r.key is not None:
-                self._rows_of_key.setdefault(r.key, []).append(row)
             i = vec_of.get(id(r))
             self.errors.append(r.error if i is None else None)
             vec_rows.append(-1 if i is None else self._n_vectors + i)
@@ -140,15 +164,66 @@ class ResultSet:
         self._size.extend(np.asarray([r.size for r in batch.results], dtype=np.int64))
         self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
+        self._index_keys(start)
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
+
+    def add_listing(self, listing: Listing) -> range:
+        """Append the photos the store knows (no embeddings yet: Uncategorized); returns the
+        new rows. Columns only: no object per photo besides its path and key strings."""
+        start, n = len(self.paths), len(listing)
+        self.paths.raw.extend(listing.paths)
+        self.keys.extend(listing.keys)
+        self.errors.extend([None] * n)
+        self._vec_row.extend(np.full(n, -1, dtype=np.int64))
+        self._category.extend(np.full(n, UNCATEGORIZED_INDEX, dtype=np.int32))
+        self._score.extend(np.zeros(n, dtype=np.float32))
+        self._manual.extend(np.zeros(n, dtype=np.bool_))
+        self._margin.extend(np.zeros(n, dtype=np.float32))
+        self._size.extend(listing.sizes)
+        self._mtime.extend(listing.mtimes_ns / 1e9)
+        self._index_keys(start)
+        return range(start, start + n)
+
+    def attach_vectors(self, rows: range, vectors: np.ndarray, has: np.ndarray) -> None:
+        """The embeddings of listed `rows` (`vectors[i]` for rows[i] where `has[i]`), then
+        place them. Into an empty set the matrix is taken as it is, spare rows included: a
+        million embeddings are never copied."""
+        n = len(rows)
+        if not n or not vectors.size:
+            return
+        base = self._n_vectors
+        if base == 0:
+            self._vectors, self._n_vectors = vectors, n
+        else:
+            self._append_vectors(vectors[:n])
+        self._vec_row.data[rows.start : rows.stop] = np.where(has, base + np.arange(n), -1)
+        self._place(np.arange(rows.start, rows.stop)[has])
+
+    @property
+    def _rows_of_key(self) -> dict[str, list[int]]:
+        """content key -> its rows (copies of a photo share one), built on first use."""
+        if self._key_rows is None:
+            self._key_rows = {}
+            self._index_keys(0)
+        return self._key_rows  # type: ignore[return-value]
+
+    def _index_keys(self, start: int) -> None:
+        """Add rows from `start` on to the key index, when it is built."""
+        if self._key_rows is None:
+            return
+        for row in range(start, len(self.keys)):
+            key = self.keys[row]
+            if key is not None:
+                self._key_rows.setdefault(key, []).append(row)
 
     def _append_vectors(self, vectors: np.ndarray | None) -> None:
         if vectors is None or not len(vectors):
             return
         need = self._n_vectors + len(vectors)
         if self._vectors.shape[1] != vectors.shape[1] or need > len(self._vectors):
-            grown = np.zeros((max(need, 2 * len(self._vectors), 64), vectors.shape[1]), np.float32)
+            room = max(need, len(self._vectors) * 5 // 4, 64)  # not 2x: 1M x 512 floats is 2 GB
+            grown = np.zeros((room, vectors.shape[1]), np.float32)
             if self._n_vectors:
                 grown[: self._n_vectors] = self._vectors[: self._n_vectors]
             self._vectors = grown
@@ -303,10 +378,11 @@ class ResultSet:
 
     def counts(self) -> dict[str, int]:
         """Photos per category name (plus UNCATEGORIZED); errors are not counted."""
-        counts = Counter(self._category.view.tolist())
         names = self.names
-        out = {name: counts.get(i, 0) for i, name in enumerate(names)}
-        out[UNCATEGORIZED] = counts.get(UNCATEGORIZED_INDEX, 0)
+        cats = self._category.view
+        counts = np.bincount(cats[cats >= 0], minlength=len(names))
+        out = {name: int(counts[i]) for i, name in enumerate(names)}
+        out[UNCATEGORIZED] = int(np.count_nonzero(cats == UNCATEGORIZED_INDEX))
         return out
 
     @property
@@ -340,10 +416,10 @@ class ResultSet:
                 out.append((self.paths[row], name))
         return out
 
-    def forget(self, gone: Iterable[Path]) -> list[int]:
+    def forget(self, gone: Iterable[os.PathLike[str] | str]) -> list[int]:
         """Photos deleted from disk: hide their rows for good; returns those rows."""
-        gone = set(gone)
-        rows = [r for r, p in enumerate(self.paths) if p in gone]
+        names = {os.fspath(p) for p in gone}
+        rows = [r for r, p in enumerate(self.paths.raw) if p in names]
         for row in rows:
             self._category.data[row] = GONE_INDEX
             self._vec_row.data[row] = -1  # never placed again by a re-score or a pin
@@ -351,17 +427,16 @@ class ResultSet:
 
     def live_rows(self) -> dict[Path, int]:
         """path -> row of every photo not deleted (the newest row when a path repeats)."""
-        cats = self._category.view
-        return {p: r for r, p in enumerate(self.paths) if cats[r] != GONE_INDEX}
+        live = np.flatnonzero(self._category.view != GONE_INDEX).tolist()
+        raw = self.paths.raw
+        return {Path(raw[r]): r for r in live}
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos now at a new location (after a move or its undo); returns changed rows."""
-        changed = []
-        for row, path in enumerate(self.paths):
-            new = moved.get(path)
-            if new is not None:
-                self.paths[row] = new
-                changed.append(row)
+        by_name = {os.fspath(old): new for old, new in moved.items()}
+        changed = [r for r, p in enumerate(self.paths.raw) if p in by_name]
+        for row in changed:
+            self.paths[row] = by_name[self.paths.raw[row]]
         return changed
 
 

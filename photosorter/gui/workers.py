@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplic
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
+from photosorter.core.library.catalogue import Listing, list_stored, recheck, stored_vectors
 from photosorter.core.library.pipeline import (
     CancelToken,
     IndexBatch,
@@ -56,6 +57,7 @@ class IndexRequest:
     device: str | None
     backend: str = "auto"
     batch_size: int = 32
+    show_stored: bool = False  # first list what the store knows under `roots`, then check
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
 
 
@@ -133,6 +135,32 @@ class BatchReady:
 
 
 @dataclass(frozen=True)
+class StoredListed:
+    """The photos the store knows under the roots, before the disk is walked."""
+
+    generation: int
+    listing: Listing
+
+
+@dataclass(frozen=True)
+class StoredVectors:
+    """Their embeddings: `vectors[i]` is the listing's photo i where `has[i]` (spare rows
+    follow, room for new photos)."""
+
+    generation: int
+    vectors: np.ndarray
+    has: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredGone:
+    """Listed photos the disk no longer has as stored (deleted, changed, unembedded)."""
+
+    generation: int
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class JobStatus:
     """A busy message ("Loading model…") for the status bar; `text` empty when done."""
 
@@ -196,6 +224,9 @@ class InferenceWorker(QObject):
     status_changed = Signal(JobStatus)
     scoring_ready = Signal(ScoringReady)
     batch_ready = Signal(BatchReady)
+    stored_listed = Signal(StoredListed)
+    stored_vectors = Signal(StoredVectors)
+    stored_gone = Signal(StoredGone)
     progress_changed = Signal(JobProgress)
     finished = Signal(JobFinished)
     failed = Signal(JobFailed)
@@ -340,28 +371,85 @@ class InferenceWorker(QObject):
 
     def _index(self, request: IndexRequest) -> tuple[int, int]:
         """Scan, build the matrix, index; returns (photos found, failures)."""
+        if request.show_stored:
+            return self._index_stored(request)
         gen, cancel = request.generation, request.cancel
         self.status_changed.emit(JobStatus(gen, "Looking for photos…"))
-        paths, problems = self._scan(request.roots, cancel)
-        total, failed = len(paths) + len(problems), len(problems)
+        found, problems = self._scan(request.roots, cancel)
+        paths = list(found)
+        total = len(paths) + len(problems)
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
-        engine = self._engine_for(request.model, request.device, request.backend, gen)
-        self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
         try:
-            scoring = self._scoring(engine, request.scoring_generation, request.categories)
+            engine = self._prepare_scoring(request)
         except ModelError:  # no model (offline, say): still show the photos found, unsorted
             self._emit_unsorted(gen, [*problems, *(PhotoResult(p) for p in paths)], total)
             raise
+        return self._index_paths(request, engine, paths, problems, 0)
+
+    def _index_stored(self, request: IndexRequest) -> tuple[int, int]:
+        """Show what the store knows under the roots (paths, then embeddings, then the
+        categories), walk the disk, drop what is gone and index only what is new."""
+        gen = request.generation
+        self.status_changed.emit(JobStatus(gen, "Opening the library…"))
+        listing = list_stored(self._store, request.roots)
+        self.stored_listed.emit(StoredListed(gen, listing))
+        engine = self._engine_for(request.model, request.device, request.backend, gen)
+        vectors, has = stored_vectors(self._store, engine.model_id, listing.keys, len(listing) // 8)
+        self.stored_vectors.emit(StoredVectors(gen, vectors, has))
+        del vectors  # the GUI's result set holds the only reference from here on
+        try:
+            engine = self._prepare_scoring(request)
+        except ModelError:  # no model: still list what the disk holds now, unsorted
+            todo, problems, kept = self._recheck(request, listing, has)
+            unsorted = [*problems, *(PhotoResult(p) for p in todo)]
+            self._emit_unsorted(gen, unsorted, kept + len(unsorted))
+            raise
+        todo, problems, kept = self._recheck(request, listing, has)
+        return self._index_paths(request, engine, todo, problems, kept)
+
+    def _recheck(
+        self, request: IndexRequest, listing: Listing, has: np.ndarray
+    ) -> tuple[list[Path], list[PhotoResult], int]:
+        """Walk the disk; the listed photos gone from it leave the grid. Returns the photos
+        to index, the problems met, and how many listed photos stay."""
+        gen, cancel = request.generation, request.cancel
+        self.status_changed.emit(JobStatus(gen, "Checking the photos on disk…"))
+        found, problems = self._scan(request.roots, cancel)
+        checked = recheck(listing, has, found)
+        if cancel.is_set():
+            return [], [], len(listing)
+        self.stored_gone.emit(StoredGone(gen, tuple(checked.gone)))
+        return checked.todo, problems, len(listing) - len(checked.gone)
+
+    def _prepare_scoring(self, request: IndexRequest) -> Engine:
+        """The engine, once the categories' matrix is sent (a ModelError without a model)."""
+        gen = request.generation
+        engine = self._engine_for(request.model, request.device, request.backend, gen)
+        self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
+        scoring = self._scoring(engine, request.scoring_generation, request.categories)
         self.scoring_ready.emit(scoring)
+        return engine
+
+    def _index_paths(
+        self,
+        request: IndexRequest,
+        engine: Engine,
+        paths: list[Path],
+        problems: list[PhotoResult],
+        kept: int,
+    ) -> tuple[int, int]:
+        """Index `paths` after `kept` photos already shown; returns (photos, failures)."""
+        gen, cancel = request.generation, request.cancel
+        total, failed = kept + len(paths) + len(problems), len(problems)
         if problems:
             self._emit_unsorted(gen, problems, total)
         self.status_changed.emit(JobStatus(gen, "Sorting photos…"))
-        offset = len(problems)
+        offset = kept + len(problems)
         for batch in index_photos(
             paths, engine, self._store, cancel=cancel, batch_size=request.batch_size
         ):
             p = batch.progress
-            failed = offset + p.failed
+            failed = len(problems) + p.failed
             batch.progress = Progress(offset + p.done, total, p.cached, failed, p.elapsed_s)
             self.batch_ready.emit(BatchReady(gen, batch))
             self.progress_changed.emit(
@@ -379,7 +467,8 @@ class InferenceWorker(QObject):
 
     def _scan(
         self, roots: tuple[Path, ...], cancel: CancelToken
-    ) -> tuple[list[Path], list[PhotoResult]]:
+    ) -> tuple[Iterator[Path], list[PhotoResult]]:
+        """The photos under `roots` as they are found; `problems` fills as they are read."""
         problems: list[PhotoResult] = []
         usable: list[Path] = []
         for root in roots:
@@ -391,8 +480,7 @@ class InferenceWorker(QObject):
         def on_error(path: Path, message: str) -> None:
             problems.append(PhotoResult(path, error=message))
 
-        paths = list(scan(usable, on_error=on_error, cancel=cancel)) if usable else []
-        return paths, problems
+        return (scan(usable, on_error=on_error, cancel=cancel) if usable else iter(())), problems
 
 
 def _no_vectors() -> np.ndarray:

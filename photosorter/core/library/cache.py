@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -405,3 +406,16 @@ class Store:
                     "INSERT OR REPLACE INTO overrides(hash, category) VALUES (?, ?)",
                     [(h, category) for h in hashes],
                 )
+
+    # -- the catalogue: what the store knows under some folders, without touching the disk --
+    def files_under(self, root: str) -> list[tuple[str, int, int, str]]:
+        """(path, size, mtime_ns, hash) of every file known at `root` or under it (a range
+        of the primary key: no scan of the table), in path order."""
+        prefix = root.rstrip(os.sep) + os.sep
+        end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, hash FROM files "
+            "WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
+            (root, prefix, end),
+        )
+        return rows.fetchall()
