@@ -36,6 +36,7 @@ from photosorter.core.model.engine import ScoringParams
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
 GONE_INDEX = -3  # the file was deleted: the row stays (indexes are stable) but never shows
+_PLACE_ROWS = 65_536  # photos placed per step: their vectors are gathered (copied) at once
 
 
 @dataclass(frozen=True)
@@ -277,17 +278,8 @@ class ResultSet:
         if self.scoring is None or self._matrix is None or not self._n_vectors:
             category[rows], score[rows], manual[rows] = UNCATEGORIZED_INDEX, 0.0, False
         else:
-            s = self.scoring
-            vec_rows = self._vec_row.data[rows]
-            threshold = s.threshold or s.categories.threshold
-            found = classify(
-                self._vectors[vec_rows], self._matrix, s.params, threshold, s.categories.margin,
-                min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
-            )  # fmt: skip
-            category[rows] = found.index
-            score[rows] = found.score
-            self._margin.data[rows] = found.margin
-            manual[rows] = False
+            for start in range(0, len(rows), _PLACE_ROWS):
+                self._classify(rows[start : start + _PLACE_ROWS], self.scoring, self._matrix)
         if not self.overrides:
             return
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
@@ -299,6 +291,19 @@ class ResultSet:
                 if placing[row] and chosen in index_of:
                     category[row], manual[row] = index_of[chosen], True
                     score[row] = 0.0 if chosen == UNCATEGORIZED else 1.0
+
+    def _classify(self, rows: np.ndarray, s: Scoring, matrix: CategoryMatrix) -> None:
+        """Place `rows` (each with an embedding) by the model."""
+        vec_rows = self._vec_row.data[rows]
+        threshold = s.threshold or s.categories.threshold
+        found = classify(
+            self._vectors[vec_rows], matrix, s.params, threshold, s.categories.margin,
+            min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
+        )  # fmt: skip
+        self._category.data[rows] = found.index
+        self._score.data[rows] = found.score
+        self._margin.data[rows] = found.margin
+        self._manual.data[rows] = False
 
     def _bounds_of(self, vec_rows: np.ndarray) -> np.ndarray:
         """The vocabulary bounds of these vector rows, computing only those not known yet

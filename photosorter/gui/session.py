@@ -242,6 +242,7 @@ class Session(QObject):
             self.model.clear()
             self.thumbnails.reset()  # retry files that failed before; cached ones stay
             self._known_paths.clear()
+            self._stored_rows = range(0)
             self.problems_cleared.emit()
             self.results.set_overrides(self.store.overrides())
         roots = self.roots() if only is None else only
@@ -312,8 +313,9 @@ class Session(QObject):
         if event.generation != self._generation:
             return
         self._known_paths.update(event.listing.paths)  # the first rows of a full run
-        self._stored_rows = self.results.add_listing(event.listing)
-        self.model.rows_added(self._stored_rows)
+        rows = self.results.add_listing(event.listing)
+        self._stored_rows = range(self._stored_rows.start, rows.stop)  # pages follow on
+        self.model.rows_added(rows)
         self._emit_counts()
 
     @Slot(StoredVectors)

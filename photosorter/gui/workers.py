@@ -27,7 +27,13 @@ from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplic
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
-from photosorter.core.library.catalogue import Listing, list_stored, recheck, stored_vectors
+from photosorter.core.library.catalogue import (
+    Listing,
+    joined,
+    list_stored,
+    recheck,
+    stored_vectors,
+)
 from photosorter.core.library.pipeline import (
     CancelToken,
     IndexBatch,
@@ -391,10 +397,13 @@ class InferenceWorker(QObject):
         categories), walk the disk, drop what is gone and index only what is new."""
         gen = request.generation
         self.status_changed.emit(JobStatus(gen, "Opening the library…"))
-        listing = list_stored(self._store, request.roots)
-        self.stored_listed.emit(StoredListed(gen, listing))
+        pages = []
+        for page in list_stored(self._store, request.roots):
+            self.stored_listed.emit(StoredListed(gen, page))
+            pages.append(page)
+        listing = joined(pages)
         engine = self._engine_for(request.model, request.device, request.backend, gen)
-        vectors, has = stored_vectors(self._store, engine.model_id, listing.keys, len(listing) // 8)
+        vectors, has = stored_vectors(self._store, engine.model_id, listing.keys, len(listing) // 16)
         self.stored_vectors.emit(StoredVectors(gen, vectors, has))
         del vectors  # the GUI's result set holds the only reference from here on
         try:

@@ -408,9 +408,9 @@ class Store:
                 )
 
     # -- the catalogue: what the store knows under some folders, without touching the disk --
-    def files_under(self, root: str) -> list[tuple[str, int, int, str]]:
+    def files_under(self, root: str) -> Iterator[tuple[str, int, int, str]]:
         """(path, size, mtime_ns, hash) of every file known at `root` or under it (a range
-        of the primary key: no scan of the table), in path order."""
+        of the primary key: no scan of the table), in path order, as they are read."""
         prefix = root.rstrip(os.sep) + os.sep
         end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
         rows = self.conn.execute(
@@ -418,4 +418,4 @@ class Store:
             "WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
             (root, prefix, end),
         )
-        return rows.fetchall()
+        yield from rows

@@ -8,8 +8,9 @@ new since are handed on: to leave the list, or to be indexed.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,19 +43,47 @@ class Recheck:
     todo: list[Path]
 
 
-def list_stored(store: Store, roots: Sequence[str | os.PathLike[str]]) -> Listing:
-    """Every file the store knows under `roots` (resolved as the scanner does), each once."""
-    rows: dict[str, tuple[int, int, str]] = {}
-    for root in roots:
-        for path, size, mtime_ns, key in store.files_under(os.path.realpath(root)):
-            rows[path] = (size, mtime_ns, key)
-    paths = list(rows)
-    columns = [rows[p] for p in paths]
+def list_stored(
+    store: Store, roots: Sequence[str | os.PathLike[str]], first: int = 2000
+) -> Iterator[Listing]:
+    """Every file the store knows under `roots` (resolved as the scanner does), each once,
+    in pages: the first `first` rows as soon as they are read (a screenful and more), then
+    pages 8 times larger each (so re-sorting the growing grid costs little more than once)."""
+    resolved = [os.path.realpath(r) for r in roots]
+    outer = [r for r in dict.fromkeys(resolved) if not any(_inside(r, o) for o in resolved)]
+    rows = (row for root in outer for row in store.files_under(root))
+    size = max(1, first)
+    while page := _listing(itertools.islice(rows, size)):
+        yield page
+        size *= 8
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path != folder and path.startswith(os.path.join(folder, ""))
+
+
+def _listing(rows: Iterable[tuple[str, int, int, str]]) -> Listing:
+    paths: list[str] = []
+    keys: list[str] = []
+    sizes: list[int] = []
+    mtimes: list[int] = []
+    for path, size, mtime_ns, key in rows:
+        paths.append(path)
+        sizes.append(size)
+        mtimes.append(mtime_ns)
+        keys.append(key)
+    return Listing(paths, keys, np.asarray(sizes, np.int64), np.asarray(mtimes, np.int64))
+
+
+def joined(listings: Sequence[Listing]) -> Listing:
+    """One listing of several, in order."""
+    if not listings:
+        return Listing()
     return Listing(
-        paths,
-        [key for _s, _m, key in columns],
-        np.fromiter((s for s, _m, _k in columns), dtype=np.int64, count=len(paths)),
-        np.fromiter((m for _s, m, _k in columns), dtype=np.int64, count=len(paths)),
+        [p for part in listings for p in part.paths],
+        [k for part in listings for k in part.keys],
+        np.concatenate([part.sizes for part in listings]),
+        np.concatenate([part.mtimes_ns for part in listings]),
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.library.cache import Store
-from photosorter.core.library.catalogue import list_stored, recheck, stored_vectors
+from photosorter.core.library.catalogue import joined, list_stored, recheck, stored_vectors
 
 
 def remember(store: Store, *paths: Path) -> None:
@@ -26,15 +26,18 @@ def photos(folder: Path, *names: str) -> list[Path]:
 
 
 def test_lists_what_the_store_knows_under_the_folder_only(tmp_path: Path):
-    inside = photos(tmp_path / "lib", "a.jpg", "b.jpg") + photos(tmp_path / "lib/sub", "c.jpg")
+    inside = photos(tmp_path / "lib", *(f"{i:02d}.jpg" for i in range(19)))
+    inside += photos(tmp_path / "lib/sub", "c.jpg")
     beside = photos(tmp_path / "lib2", "d.jpg") + photos(tmp_path, "lib.jpg")  # same prefix
     with Store(tmp_path / "s.db") as store:
         remember(store, *inside, *beside)
-        listing = list_stored(store, [tmp_path / "lib", tmp_path / "lib/sub"])  # overlapping
-        single = list_stored(store, [tmp_path / "lib.jpg"])
+        pages = list(list_stored(store, [tmp_path / "lib", tmp_path / "lib/sub"], first=2))
+        single = joined(list(list_stored(store, [tmp_path / "lib.jpg"])))
+    listing = joined(pages)
 
-    assert listing.paths == [str(p) for p in inside]
-    assert listing.keys == ["a.jpg", "b.jpg", "c.jpg"]
+    assert [len(page) for page in pages] == [2, 16, 2]  # the first rows at once, then more
+    assert listing.paths == [str(p) for p in inside]  # sub/ listed once
+    assert listing.keys == [p.name for p in inside]
     assert listing.sizes.tolist() == [p.stat().st_size for p in inside]
     assert listing.mtimes_ns.tolist() == [p.stat().st_mtime_ns for p in inside]
     assert single.paths == [str(tmp_path / "lib.jpg")]
@@ -58,7 +61,7 @@ def test_recheck_drops_deleted_changed_and_unembedded_and_finds_new(tmp_path: Pa
     )
     with Store(tmp_path / "s.db") as store:
         remember(store, kept, deleted, changed, bare)
-        listing = list_stored(store, [tmp_path / "lib"])
+        listing = joined(list(list_stored(store, [tmp_path / "lib"])))
     (new,) = photos(tmp_path / "lib", "new.jpg")
     deleted.unlink()
     st = changed.stat()
