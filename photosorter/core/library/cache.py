@@ -413,9 +413,8 @@ class Store:
         of the primary key: no scan of the table), in path order, as they are read."""
         prefix = root.rstrip(os.sep) + os.sep
         end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
-        rows = self.conn.execute(
-            "SELECT path, size, mtime_ns, hash FROM files "
-            "WHERE path = ? OR (path >= ? AND path < ?) ORDER BY path",
-            (root, prefix, end),
-        )
-        yield from rows
+        columns = "SELECT path, size, mtime_ns, hash FROM files WHERE"
+        yield from self.conn.execute(f"{columns} path = ?", (root,))  # a photo given itself
+        # One range of the index, in its order: the first row comes at once (no sort).
+        inside = f"{columns} path >= ? AND path < ? ORDER BY path"
+        yield from self.conn.execute(inside, (prefix, end))
