@@ -11,7 +11,7 @@ over the model, exactly as in `core.pipeline.assign`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from photosorter.core.model.classifier import (
     with_examples,
 )
 from photosorter.core.model.engine import ScoringParams
+from photosorter.gui.columns import Column, PathColumn
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
@@ -57,53 +58,6 @@ class Scoring:
         return self.matrix.names
 
 
-class _Column:
-    """A numpy array that grows by doubling, for appending batches cheaply."""
-
-    def __init__(self, dtype: type, fill: float | int | bool) -> None:
-        self.data = np.full(64, fill, dtype=dtype)
-        self.fill = fill
-        self.size = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.full(max(need, 2 * len(self.data)), self.fill, dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : need] = values
-        self.size = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-
-class PathColumn(Sequence[Path]):
-    """Paths kept as strings (a third of a Path's memory at a million photos), handed out
-    as Paths one at a time; `raw` is the list of strings."""
-
-    def __init__(self) -> None:
-        self.raw: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __getitem__(self, row: int | slice) -> Path | list[Path]:  # type: ignore[override]
-        if isinstance(row, slice):
-            return [Path(p) for p in self.raw[row]]
-        return Path(self.raw[row])
-
-    def __iter__(self) -> Iterator[Path]:
-        return (Path(p) for p in self.raw)
-
-    def __setitem__(self, row: int, path: os.PathLike[str] | str) -> None:
-        self.raw[row] = os.fspath(path)
-
-    def append(self, path: os.PathLike[str] | str) -> None:
-        self.raw.append(os.fspath(path))
-
-
 class ResultSet:
     """Photos in arrival order; row i has a path, a content key or an error, a placement."""
 
@@ -115,13 +69,13 @@ class ResultSet:
         self.keys: list[str | None] = []
         self._key_rows: dict[str, list[int]] | None = None  # built when first asked
         self.errors: list[str | None] = []
-        self._vec_row = _Column(np.int64, -1)
-        self._category = _Column(np.int32, ERROR_INDEX)
-        self._score = _Column(np.float32, 0.0)
-        self._manual = _Column(np.bool_, False)
-        self._margin = _Column(np.float32, 0.0)
-        self._size = _Column(np.int64, 0)  # bytes, for sorting by size
-        self._mtime = _Column(np.float64, 0.0)  # seconds, for sorting by file date
+        self._vec_row = Column(np.int64, -1)
+        self._category = Column(np.int32, ERROR_INDEX)
+        self._score = Column(np.float32, 0.0)
+        self._manual = Column(np.bool_, False)
+        self._margin = Column(np.float32, 0.0)
+        self._size = Column(np.int64, 0)  # bytes, for sorting by size
+        self._mtime = Column(np.float64, 0.0)  # seconds, for sorting by file date
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
         self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high

@@ -3,8 +3,8 @@
 `InferenceWorker` lives on one long-lived QThread and owns the model (`Engine`): it scans,
 indexes, builds category matrices, embeds search words and groups duplicates, one job at
 a time (matrices and search words also between an index job's batches). `TaskWorker` runs file
-operations (apply a plan, undo) on a second thread. Every payload is a frozen dataclass
-carrying the generation id of the request, so the GUI can drop results it no longer wants.
+operations (apply a plan, undo) on a second thread. Every payload (jobs.py) is a frozen
+dataclass carrying the generation id of the request, so the GUI can drop stale results.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from photosorter.core.categories import CategorySet
 from photosorter.core.errors import ModelDownloadError, ModelError, PhotoSorterError
-from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplicates
+from photosorter.core.find.duplicates import find_duplicates
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
@@ -43,164 +43,29 @@ from photosorter.core.library.pipeline import (
     scoring_params,
 )
 from photosorter.core.library.scanner import check_roots, scan
-from photosorter.core.model.classifier import CategoryMatrix, Examples, build_matrix
-from photosorter.core.model.engine import Engine, ModelSpec, ScoringParams
+from photosorter.core.model.classifier import Examples, build_matrix
+from photosorter.core.model.engine import Engine, ModelSpec
 from photosorter.core.model.examples import file_examples
+from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
+    BatchReady,
+    DuplicatesReady,
+    DuplicatesRequest,
+    IndexedPhoto,
+    IndexRequest,
+    JobFailed,
+    JobFinished,
+    JobProgress,
+    JobStatus,
+    MatrixRequest,
+    QueryReady,
+    QueryRequest,
+    ScoringReady,
+    StoredGone,
+    StoredListed,
+    StoredVectors,
+)
 
 log = logging.getLogger(__name__)
-
-
-# -- payloads ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class IndexRequest:
-    """Scan `roots`, build the matrix for `categories`, then index every photo."""
-
-    generation: int
-    scoring_generation: int
-    roots: tuple[Path, ...]
-    categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
-    batch_size: int = 32
-    show_stored: bool = False  # first list what the store knows under `roots`, then check
-    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
-
-
-@dataclass(frozen=True)
-class MatrixRequest:
-    """Encode the prompts of `categories` (only those not cached) into a category matrix."""
-
-    scoring_generation: int
-    categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
-
-
-@dataclass(frozen=True)
-class ScoringReady:
-    """The zero-shot matrix, the categories file's example photos, and the model's id."""
-
-    scoring_generation: int
-    categories: CategorySet
-    matrix: CategoryMatrix
-    params: ScoringParams
-    file_examples: Examples = field(default_factory=Examples.none)
-    model_id: str = ""
-
-
-@dataclass(frozen=True)
-class QueryRequest:
-    """Embed the words `text` with the model in use (cached in the store after once)."""
-
-    generation: int
-    text: str
-    model: str
-    device: str | None
-    backend: str = "auto"
-
-
-@dataclass(frozen=True)
-class QueryReady:
-    generation: int
-    text: str
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class IndexedPhoto:
-    """A photo in the result set, as `photos_with_info` needs it."""
-
-    path: Path
-    key: str | None
-    size: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True)
-class DuplicatesRequest:
-    """Group `photos` (their embeddings in `vectors`, row by row) that are the same picture."""
-
-    generation: int
-    photos: tuple[IndexedPhoto, ...]
-    vectors: np.ndarray = field(compare=False)
-
-
-@dataclass(frozen=True)
-class DuplicatesReady:
-    generation: int
-    groups: tuple[DuplicateGroup, ...]
-    failed: tuple[Failed, ...] = ()
-
-
-@dataclass(frozen=True)
-class BatchReady:
-    generation: int
-    batch: IndexBatch
-
-
-@dataclass(frozen=True)
-class StoredListed:
-    """The photos the store knows under the roots, before the disk is walked."""
-
-    generation: int
-    listing: Listing
-
-
-@dataclass(frozen=True)
-class StoredVectors:
-    """Their embeddings: `vectors[i]` is the listing's photo i where `has[i]` (spare rows
-    follow, room for new photos)."""
-
-    generation: int
-    vectors: np.ndarray
-    has: np.ndarray
-
-
-@dataclass(frozen=True)
-class StoredGone:
-    """Listed photos the disk no longer has as stored (deleted, changed, unembedded)."""
-
-    generation: int
-    paths: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """A busy message ("Loading model…") for the status bar; `text` empty when done."""
-
-    generation: int
-    text: str
-
-
-@dataclass(frozen=True)
-class JobProgress:
-    generation: int
-    done: int
-    total: int
-    eta_s: float | None
-
-
-@dataclass(frozen=True)
-class JobFinished:
-    generation: int
-    cancelled: bool
-    total: int
-    failed: int
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class JobFailed:
-    """A job stopped. `user_error`: plain message, no traceback (a PhotoSorterError)."""
-
-    generation: int
-    message: str
-    user_error: bool
-    offline: bool = False
-    details: str = ""
-    model: bool = False  # the model could not be loaded (a working one clears the notice)
 
 
 def _failure(generation: int, exc: BaseException) -> JobFailed:
@@ -403,7 +268,9 @@ class InferenceWorker(QObject):
             pages.append(page)
         listing = joined(pages)
         engine = self._engine_for(request.model, request.device, request.backend, gen)
-        vectors, has = stored_vectors(self._store, engine.model_id, listing.keys, len(listing) // 16)
+        vectors, has = stored_vectors(
+            self._store, engine.model_id, listing.keys, len(listing) // 16
+        )
         self.stored_vectors.emit(StoredVectors(gen, vectors, has))
         del vectors  # the GUI's result set holds the only reference from here on
         try:
