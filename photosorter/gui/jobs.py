@@ -121,6 +121,8 @@ class StoredVectors:
     generation: int
     vectors: np.ndarray
     has: np.ndarray
+    bounds: np.ndarray | None = None  # per listed photo: for `matrix`'s vocabulary
+    matrix: CategoryMatrix | None = None
 
 
 @dataclass(frozen=True)

@@ -140,16 +140,25 @@ class ResultSet:
         self._index_keys(start)
         return range(start, start + n)
 
-    def attach_vectors(self, rows: range, vectors: np.ndarray, has: np.ndarray) -> None:
+    def attach_vectors(
+        self,
+        rows: range,
+        vectors: np.ndarray,
+        has: np.ndarray,
+        bounds: np.ndarray | None = None,
+        vocabulary: np.ndarray | None = None,
+    ) -> None:
         """The embeddings of listed `rows` (`vectors[i]` for rows[i] where `has[i]`), then
         place them. Into an empty set the matrix is taken as it is, spare rows included: a
-        million embeddings are never copied."""
+        million embeddings are never copied; so are their vocabulary `bounds` when given."""
         n = len(rows)
         if not n or not vectors.size:
             return
         base = self._n_vectors
         if base == 0:
             self._vectors, self._n_vectors = vectors, n
+            if bounds is not None and vocabulary is not None:
+                self._bounds, self._n_bounds, self._vocabulary = bounds, n, vocabulary
         else:
             self._append_vectors(vectors[:n])
         self._vec_row.data[rows.start : rows.stop] = np.where(has, base + np.arange(n), -1)

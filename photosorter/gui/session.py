@@ -322,7 +322,9 @@ class Session(QObject):
     def _on_stored_vectors(self, event: StoredVectors) -> None:
         if event.generation != self._generation:
             return
-        self.results.attach_vectors(self._stored_rows, event.vectors, event.has)
+        vocabulary = event.matrix.vocabulary if event.matrix is not None else None
+        rows = self._stored_rows
+        self.results.attach_vectors(rows, event.vectors, event.has, event.bounds, vocabulary)
         self.model.refresh()
         self._emit_counts()
 

@@ -43,7 +43,7 @@ from photosorter.core.library.pipeline import (
     scoring_params,
 )
 from photosorter.core.library.scanner import check_roots, scan
-from photosorter.core.model.classifier import Examples, build_matrix
+from photosorter.core.model.classifier import Examples, build_matrix, vocabulary_bounds
 from photosorter.core.model.engine import Engine, ModelSpec
 from photosorter.core.model.examples import file_examples
 from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
@@ -251,10 +251,11 @@ class InferenceWorker(QObject):
         total = len(paths) + len(problems)
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
         try:
-            engine = self._prepare_scoring(request)
+            engine, scoring = self._prepare_scoring(request)
         except ModelError:  # no model (offline, say): still show the photos found, unsorted
             self._emit_unsorted(gen, [*problems, *(PhotoResult(p) for p in paths)], total)
             raise
+        self.scoring_ready.emit(scoring)
         return self._index_paths(request, engine, paths, problems, 0)
 
     def _index_stored(self, request: IndexRequest) -> tuple[int, int]:
@@ -267,19 +268,22 @@ class InferenceWorker(QObject):
             self.stored_listed.emit(StoredListed(gen, page))
             pages.append(page)
         listing = joined(pages)
-        engine = self._engine_for(request.model, request.device, request.backend, gen)
-        vectors, has = stored_vectors(
-            self._store, engine.model_id, listing.keys, len(listing) // 16
-        )
-        self.stored_vectors.emit(StoredVectors(gen, vectors, has))
-        del vectors  # the GUI's result set holds the only reference from here on
+        model_id = self._engine_for(request.model, request.device, request.backend, gen).model_id
+        spare = len(listing) // 16  # room for new photos before the matrix must grow
+        vectors, has = stored_vectors(self._store, model_id, listing.keys, spare)
         try:
-            engine = self._prepare_scoring(request)
+            engine, scoring = self._prepare_scoring(request)
         except ModelError:  # no model: still list what the disk holds now, unsorted
+            self.stored_vectors.emit(StoredVectors(gen, vectors, has))
             todo, problems, kept = self._recheck(request, listing, has)
             unsorted = [*problems, *(PhotoResult(p) for p in todo)]
             self._emit_unsorted(gen, unsorted, kept + len(unsorted))
             raise
+        # What placing needs of each photo besides the categories, here, not on the GUI thread.
+        bounds = vocabulary_bounds(vectors[: len(listing)], scoring.matrix)
+        self.stored_vectors.emit(StoredVectors(gen, vectors, has, bounds, scoring.matrix))
+        del vectors  # the GUI's result set holds the only reference from here on
+        self.scoring_ready.emit(scoring)
         todo, problems, kept = self._recheck(request, listing, has)
         return self._index_paths(request, engine, todo, problems, kept)
 
@@ -297,14 +301,12 @@ class InferenceWorker(QObject):
         self.stored_gone.emit(StoredGone(gen, tuple(checked.gone)))
         return checked.todo, problems, len(listing) - len(checked.gone)
 
-    def _prepare_scoring(self, request: IndexRequest) -> Engine:
-        """The engine, once the categories' matrix is sent (a ModelError without a model)."""
+    def _prepare_scoring(self, request: IndexRequest) -> tuple[Engine, ScoringReady]:
+        """The engine and the categories' matrix (a ModelError without a model)."""
         gen = request.generation
         engine = self._engine_for(request.model, request.device, request.backend, gen)
         self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
-        scoring = self._scoring(engine, request.scoring_generation, request.categories)
-        self.scoring_ready.emit(scoring)
-        return engine
+        return engine, self._scoring(engine, request.scoring_generation, request.categories)
 
     def _index_paths(
         self,

@@ -11,9 +11,17 @@ import numpy as np
 
 from photosorter.core.library.catalogue import Listing
 from photosorter.core.userfiles import hash_bytes
-from photosorter.gui.photo_model import KeyRole, PathRole, PhotoModel
+from photosorter.gui.photo_model import CategoryRole, KeyRole, PathRole, PhotoModel
 from photosorter.gui.results import ResultSet
 from tests.gui.conftest import start_and_wait
+
+
+def placed(window) -> dict[Path, str]:
+    model = window.session.model
+    return {
+        model.index(i).data(PathRole): model.index(i).data(CategoryRole)
+        for i in range(model.rowCount())
+    }
 
 
 def shown(window) -> dict[Path, str]:
@@ -28,7 +36,7 @@ def test_the_stored_library_shows_before_the_disk_check_which_drops_deleted_phot
 ):
     window = make_window(photo_dir)
     start_and_wait(qtbot, window)
-    before = shown(window)
+    before, categories = shown(window), placed(window)
     deleted, changed, donor = sorted(before)[:3]
     deleted.unlink()
     shutil.copyfile(donor, changed)  # new content at a known path: indexed again
@@ -46,6 +54,8 @@ def test_the_stored_library_shows_before_the_disk_check_which_drops_deleted_phot
     assert after[changed] == after[Path(added)] == hash_bytes(donor.read_bytes())
     assert set(after) == set(before) - {deleted} | {Path(added)}
     assert window.session.model.rowCount() == len(after)  # each photo once
+    unchanged = set(after) - {changed, Path(added)}
+    assert {p: placed(window)[p] for p in unchanged} == {p: categories[p] for p in unchanged}
 
 
 def _paths_alive() -> int:
