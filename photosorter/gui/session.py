@@ -314,7 +314,8 @@ class Session(QObject):
             return
         self._known_paths.update(event.listing.paths)  # the first rows of a full run
         rows = self.results.add_listing(event.listing)
-        self._stored_rows = range(self._stored_rows.start, rows.stop)  # pages follow on
+        start = self._stored_rows.start if self._stored_rows else rows.start
+        self._stored_rows = range(start, rows.stop)  # pages follow one another
         self.model.rows_added(rows)
         self._emit_counts()
 
