@@ -17,6 +17,9 @@ TINY_CFG: dict = {  # --quick: a small ViT so a CI smoke run takes seconds
 }
 
 
+WIDE_CFG: dict = {**TINY_CFG, "embed_dim": 512}  # tiny towers, real-sized 512-d embeddings
+
+
 def make_photos(folder: Path, n: int, width: int, height: int, seed: int = 0) -> list[Path]:
     """Camera-like JPEGs: smooth light, objects, texture and grain; some rotated by EXIF."""
     from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +75,8 @@ def make_model(folder: Path, arch: str, seed: int = 0) -> str:
     config_path = folder / "open_clip_config.json"
     if not config_path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        model_cfg = TINY_CFG if arch == "tiny" else open_clip.get_model_config(arch)
+        own = {"tiny": TINY_CFG, "tiny-512": WIDE_CFG}
+        model_cfg = own[arch] if arch in own else open_clip.get_model_config(arch)
         torch.manual_seed(seed)
         model = open_clip.CLIP(**model_cfg)
         size = model_cfg["vision_cfg"]["image_size"]

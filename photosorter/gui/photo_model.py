@@ -2,14 +2,16 @@
 or, in the "Needs review" view, the photos the model is least sure of first; or, while
 searching, the photos found, best match first, each with its similarity as its score.
 
-Filtering and sorting happen here with numpy over the whole set (fast for 10,000 rows,
-no per-comparison Python calls); rows that arrive while a job runs are inserted in place.
+Filtering and sorting happen here with numpy over the whole set (a million rows: no
+per-row Python object, no per-comparison Python call; `data()` reads the arrays when a
+tile paints); rows that arrive while a job runs are inserted in place.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import os
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -82,16 +84,17 @@ class PhotoModel(QAbstractListModel):
         self.folder: Path | None = None  # None: every folder; else only photos under it
         self._found: np.ndarray | None = None  # searching: the rows found, best first
         self._similarity = np.zeros(0, dtype=np.float32)  # searching: per result row
-        self._in_folder: list[bool] = []  # per result row: under `folder`
+        self._in_folder = np.zeros(0, dtype=np.bool_)  # per result row: under `folder`
         self.sort_mode = SortMode.CONFIDENCE
         self.descending = True
         self.dates = DateReader(self)
         self.dates.dates_read.connect(self._on_dates)
         self._taken = np.zeros(0)  # per result row: date taken (NaN: none, or not read yet)
         self._dates_asked = 0  # result rows whose date taken was asked for
-        self._order: list[int] = []
-        self._sort_keys: list[tuple] = []
+        self._order = np.zeros(0, dtype=np.int64)  # the result row shown at each position
+        self._sort_keys: list[tuple] | None = []  # ascending per position; None: not built
         self._names: list[str] = []  # lower-cased file names per result row, for sorting
+        self._name_rank: np.ndarray | None = None  # per result row: rank of its name
 
     # -- Qt model API ------------------------------------------------------------------------
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -100,7 +103,7 @@ class PhotoModel(QAbstractListModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._order):
             return None
-        row = self._order[index.row()]
+        row = int(self._order[index.row()])
         res = self.results
         if role == Qt.ItemDataRole.DisplayRole:
             return res.paths[row].name
@@ -146,7 +149,7 @@ class PhotoModel(QAbstractListModel):
         return [PHOTO_KEYS_MIME]
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        rows = [self._order[i.row()] for i in indexes if i.isValid()]
+        rows = self.result_rows(indexes)
         keys = list(dict.fromkeys(k for k in (self.results.keys[r] for r in rows) if k))
         mime = QMimeData()
         mime.setData(PHOTO_KEYS_MIME, json.dumps(keys).encode("utf-8"))
@@ -158,10 +161,10 @@ class PhotoModel(QAbstractListModel):
 
     # -- what the window asks ---------------------------------------------------------------
     def result_row(self, index: AnyIndex) -> int:
-        return self._order[index.row()]
+        return int(self._order[index.row()])
 
     def result_rows(self, indexes: Iterable[AnyIndex]) -> list[int]:
-        return [self._order[i.row()] for i in indexes if i.isValid()]
+        return [int(self._order[i.row()]) for i in indexes if i.isValid()]
 
     def keys(self, indexes: Iterable[AnyIndex]) -> list[str]:
         rows = self.result_rows(indexes)
@@ -178,7 +181,7 @@ class PhotoModel(QAbstractListModel):
         """Show only the photos in `folder` (a source folder or single photo), with the
         category chosen; None: every folder."""
         self.folder = folder
-        self._in_folder = []
+        self._in_folder = np.zeros(0, dtype=np.bool_)
         self.refresh()
 
     @property
@@ -200,7 +203,7 @@ class PhotoModel(QAbstractListModel):
         rows = self.results.review_rows() if self.review else self.results.rows_in(self.category)
         if self.folder is None or not len(rows):
             return rows
-        return rows[np.asarray(self._in_folder, dtype=np.bool_)[rows]]
+        return rows[self._in_folder[rows]]
 
     def set_sort(self, mode: SortMode, descending: bool | None = None) -> None:
         """Sort by `mode`, largest first when `descending` (None: the mode's usual way)."""
@@ -210,7 +213,8 @@ class PhotoModel(QAbstractListModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._order, self._sort_keys, self._names, self._in_folder = [], [], [], []
+        self._order, self._sort_keys, self._names = np.zeros(0, dtype=np.int64), [], []
+        self._in_folder, self._name_rank = np.zeros(0, dtype=np.bool_), None
         self._found = None
         self._taken, self._dates_asked = np.zeros(0), 0
         self.dates.reset()
@@ -221,7 +225,7 @@ class PhotoModel(QAbstractListModel):
         self._sync_rows()
         order = rows = self._visible()  # review, search: already in their order
         if len(rows) and not self.review and not self.searching:
-            names = np.asarray([self._names[r] for r in rows.tolist()], dtype=object)
+            names = self._names_ranked()[rows]
             primary = self._primary(rows)
             if primary is None:  # by name
                 order = rows[np.lexsort((rows, names))]
@@ -229,21 +233,28 @@ class PhotoModel(QAbstractListModel):
             else:
                 order = rows[np.lexsort((rows, names, primary))]
         self.beginResetModel()
-        self._order = order.tolist()
-        self._sort_keys = self._keys(order)
+        self._order = np.asarray(order, dtype=np.int64)
+        self._sort_keys = None  # built when a row is first inserted in place
         self.endResetModel()
+
+    def _names_ranked(self) -> np.ndarray:
+        """Per result row: its name's place in name order (one C sort, cached until rows
+        are added or renamed)."""
+        if self._name_rank is None or len(self._name_rank) != len(self._names):
+            _, self._name_rank = np.unique(np.asarray(self._names, dtype=str), return_inverse=True)
+        return self._name_rank
 
     def rows_added(self, rows: range) -> None:
         """New result rows: insert the visible ones where the sort order puts them."""
         self._sync_rows()
-        wanted = set(self._visible().tolist())
-        new = [r for r in rows if r in wanted]
-        if not new:
+        added = np.arange(rows.start, rows.stop, dtype=np.int64)
+        new = added[np.isin(added, self._visible())]
+        if not len(new):
             return
-        if not self._order or len(new) > _BULK or not self._keys_ascend:
+        if not len(self._order) or len(new) > _BULK or not self._keys_ascend:
             self.refresh()
             return
-        for row in new:
+        for row in new.tolist():
             self._insert(row)
 
     @property
@@ -255,12 +266,30 @@ class PhotoModel(QAbstractListModel):
         )  # fmt: skip
 
     def _insert(self, row: int) -> None:
+        if self._sort_keys is None:
+            self._sort_keys = self._keys(self._order)
         (key,) = self._keys(np.asarray([row]))
         pos = bisect.bisect_left(self._sort_keys, key)
         self.beginInsertRows(QModelIndex(), pos, pos)
-        self._order.insert(pos, row)
+        self._order = np.insert(self._order, pos, row)
         self._sort_keys.insert(pos, key)
         self.endInsertRows()
+
+    def _remove_at(self, positions: np.ndarray) -> None:
+        """Take the rows at these positions out of the view: one by one when few, else
+        in one reset (a deleted folder of thousands)."""
+        if len(positions) > _BULK:
+            self.beginResetModel()
+            self._order = np.delete(self._order, positions)
+            self._sort_keys = None
+            self.endResetModel()
+            return
+        for pos in sorted(positions.tolist(), reverse=True):
+            self.beginRemoveRows(QModelIndex(), pos, pos)
+            self._order = np.delete(self._order, pos)
+            if self._sort_keys is not None:
+                del self._sort_keys[pos]
+            self.endRemoveRows()
 
     def _ask_dates(self) -> None:
         """Sorting by date taken: read the dates not asked for yet, off the GUI thread."""
@@ -281,50 +310,39 @@ class PhotoModel(QAbstractListModel):
         if len(event.rows) > _BULK:
             self.refresh()
             return
-        for row in event.rows.tolist():
-            try:
-                pos = self._order.index(row)
-            except ValueError:
-                continue  # not shown
-            self.beginRemoveRows(QModelIndex(), pos, pos)
-            del self._order[pos]
-            del self._sort_keys[pos]
-            self.endRemoveRows()
+        shown = event.rows[np.isin(event.rows, self._order)]
+        self._remove_at(np.flatnonzero(np.isin(self._order, shown)))
+        for row in shown.tolist():
             self._insert(row)
 
     def rows_removed(self, rows: Iterable[int]) -> None:
         """Result rows that no longer show (deleted files): take them out of the view."""
-        for row in rows:
-            try:
-                pos = self._order.index(row)
-            except ValueError:
-                continue  # not shown in the current category
-            self.beginRemoveRows(QModelIndex(), pos, pos)
-            del self._order[pos]
-            del self._sort_keys[pos]
-            self.endRemoveRows()
+        gone = np.fromiter(rows, dtype=np.int64)
+        self._remove_at(np.flatnonzero(np.isin(self._order, gone)))
 
     def rows_changed(self) -> None:
         """Paths or labels changed in place (after a move): repaint every row."""
-        if self._order:
+        if len(self._order):
             self.dataChanged.emit(self.index(0), self.index(len(self._order) - 1))
 
     def _sync_rows(self) -> None:
         """Per-row facts for filtering and sorting, computed once for each new row."""
-        paths = self.results.paths
+        paths = self.results.paths.raw
         if len(self._names) > len(paths):
             self._names = []
         if len(self._in_folder) > len(paths):
-            self._in_folder = []
-        self._names.extend(p.name.lower() for p in paths[len(self._names) :])
+            self._in_folder = np.zeros(0, dtype=np.bool_)
+        self._names.extend(os.path.basename(p).lower() for p in paths[len(self._names) :])
         if len(self._taken) != len(paths):
             known = self._taken[: len(paths)]
             self._taken = np.concatenate([known, np.full(len(paths) - len(known), np.nan)])
         self._ask_dates()
         folder = self.folder
         if folder is not None:
+            inside = os.path.join(folder, "")  # the folder and a separator
             new = paths[len(self._in_folder) :]
-            self._in_folder.extend(p.is_relative_to(folder) for p in new)
+            found = [p == str(folder) or p.startswith(inside) for p in new]
+            self._in_folder = np.concatenate([self._in_folder, np.asarray(found, dtype=np.bool_)])
 
     def _keys(self, rows: np.ndarray) -> list[tuple]:
         """The sort key of each row, in the order shown (one numpy pass, no per-row calls)."""
@@ -360,8 +378,9 @@ class PhotoModel(QAbstractListModel):
         changed = self.results.rename_paths(moved)
         for row in changed:
             self._names[row] = self.results.paths[row].name.lower()
+        self._name_rank = None
         if changed and self.folder is not None:  # some may have left the folder shown
-            self._in_folder = []
+            self._in_folder = np.zeros(0, dtype=np.bool_)
             self.refresh()
         elif changed:
             self.rows_changed()

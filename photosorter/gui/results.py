@@ -10,7 +10,7 @@ over the model, exactly as in `core.pipeline.assign`.
 
 from __future__ import annotations
 
-from collections import Counter
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.find.search import rank
+from photosorter.core.library.catalogue import Listing
 from photosorter.core.library.pipeline import IndexBatch
 from photosorter.core.model.classifier import (
     DEFAULT_MIN_FIT,
@@ -31,10 +32,12 @@ from photosorter.core.model.classifier import (
     with_examples,
 )
 from photosorter.core.model.engine import ScoringParams
+from photosorter.gui.columns import Column, PathColumn
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
 GONE_INDEX = -3  # the file was deleted: the row stays (indexes are stable) but never shows
+_PLACE_ROWS = 65_536  # photos placed per step: their vectors are gathered (copied) at once
 
 
 @dataclass(frozen=True)
@@ -55,28 +58,6 @@ class Scoring:
         return self.matrix.names
 
 
-class _Column:
-    """A numpy array that grows by doubling, for appending batches cheaply."""
-
-    def __init__(self, dtype: type, fill: float | int | bool) -> None:
-        self.data = np.full(64, fill, dtype=dtype)
-        self.fill = fill
-        self.size = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.full(max(need, 2 * len(self.data)), self.fill, dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : need] = values
-        self.size = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-
 class ResultSet:
     """Photos in arrival order; row i has a path, a content key or an error, a placement."""
 
@@ -84,18 +65,18 @@ class ResultSet:
         self.clear()
 
     def clear(self) -> None:
-        self.paths: list[Path] = []
+        self.paths = PathColumn()
         self.keys: list[str | None] = []
-        self._rows_of_key: dict[str, list[int]] = {}
+        self._key_rows: dict[str, list[int]] | None = None  # built when first asked
         self.errors: list[str | None] = []
-        self._vec_row = _Column(np.int64, -1)
-        self._category = _Column(np.int32, ERROR_INDEX)
-        self._score = _Column(np.float32, 0.0)
-        self._manual = _Column(np.bool_, False)
-        self._margin = _Column(np.float32, 0.0)
-        self._size = _Column(np.int64, 0)  # bytes, for sorting by size
-        self._raw = _Column(np.bool_, False)  # a RAW+JPEG pair (the row is its JPEG)
-        self._mtime = _Column(np.float64, 0.0)  # seconds, for sorting by file date
+        self._vec_row = Column(np.int64, -1)
+        self._category = Column(np.int32, ERROR_INDEX)
+        self._score = Column(np.float32, 0.0)
+        self._manual = Column(np.bool_, False)
+        self._margin = Column(np.float32, 0.0)
+        self._size = Column(np.int64, 0)  # bytes, for sorting by size
+        self._raw = Column(np.bool_, False)  # a RAW+JPEG pair (the row is its JPEG)
+        self._mtime = Column(np.float64, 0.0)  # seconds, for sorting by file date
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
         self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high
@@ -123,8 +104,6 @@ class ResultSet:
             row = len(self.paths)
             self.paths.append(r.path)
             self.keys.append(r.key)
-            if r.key is not None:
-                self._rows_of_key.setdefault(r.key, []).append(row)
             i = vec_of.get(id(r))
             self.errors.append(r.error if i is None else None)
             vec_rows.append(-1 if i is None else self._n_vectors + i)
@@ -143,15 +122,77 @@ class ResultSet:
         self._raw.extend(np.asarray([r.path in raws for r in batch.results], dtype=np.bool_))
         self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
+        self._index_keys(start)
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
+
+    def add_listing(self, listing: Listing, raws: frozenset[str] = frozenset()) -> range:
+        """Append the photos the store knows (no embeddings yet: Uncategorized), `raws` those
+        with a RAW beside them; returns the new rows. Columns only: no object per photo
+        besides its path and key strings."""
+        start, n = len(self.paths), len(listing)
+        self.paths.raw.extend(listing.paths)
+        self.keys.extend(listing.keys)
+        self.errors.extend([None] * n)
+        self._vec_row.extend(np.full(n, -1, dtype=np.int64))
+        self._category.extend(np.full(n, UNCATEGORIZED_INDEX, dtype=np.int32))
+        self._score.extend(np.zeros(n, dtype=np.float32))
+        self._manual.extend(np.zeros(n, dtype=np.bool_))
+        self._margin.extend(np.zeros(n, dtype=np.float32))
+        self._size.extend(listing.sizes)
+        self._raw.extend(np.fromiter((p in raws for p in listing.paths), np.bool_, n))
+        self._mtime.extend(listing.mtimes_ns / 1e9)
+        self._index_keys(start)
+        return range(start, start + n)
+
+    def attach_vectors(
+        self,
+        rows: range,
+        vectors: np.ndarray,
+        has: np.ndarray,
+        bounds: np.ndarray | None = None,
+        vocabulary: np.ndarray | None = None,
+    ) -> None:
+        """The embeddings of listed `rows` (`vectors[i]` for rows[i] where `has[i]`), then
+        place them. Into an empty set the matrix is taken as it is, spare rows included: a
+        million embeddings are never copied; so are their vocabulary `bounds` when given."""
+        n = len(rows)
+        if not n or not vectors.size:
+            return
+        base = self._n_vectors
+        if base == 0:
+            self._vectors, self._n_vectors = vectors, n
+            if bounds is not None and vocabulary is not None:
+                self._bounds, self._n_bounds, self._vocabulary = bounds, n, vocabulary
+        else:
+            self._append_vectors(vectors[:n])
+        self._vec_row.data[rows.start : rows.stop] = np.where(has, base + np.arange(n), -1)
+        self._place(np.arange(rows.start, rows.stop)[has])
+
+    @property
+    def _rows_of_key(self) -> dict[str, list[int]]:
+        """content key -> its rows (copies of a photo share one), built on first use."""
+        if self._key_rows is None:
+            self._key_rows = {}
+            self._index_keys(0)
+        return self._key_rows  # type: ignore[return-value]
+
+    def _index_keys(self, start: int) -> None:
+        """Add rows from `start` on to the key index, when it is built."""
+        if self._key_rows is None:
+            return
+        for row in range(start, len(self.keys)):
+            key = self.keys[row]
+            if key is not None:
+                self._key_rows.setdefault(key, []).append(row)
 
     def _append_vectors(self, vectors: np.ndarray | None) -> None:
         if vectors is None or not len(vectors):
             return
         need = self._n_vectors + len(vectors)
         if self._vectors.shape[1] != vectors.shape[1] or need > len(self._vectors):
-            grown = np.zeros((max(need, 2 * len(self._vectors), 64), vectors.shape[1]), np.float32)
+            room = max(need, len(self._vectors) * 5 // 4, 64)  # not 2x: 1M x 512 floats is 2 GB
+            grown = np.zeros((room, vectors.shape[1]), np.float32)
             if self._n_vectors:
                 grown[: self._n_vectors] = self._vectors[: self._n_vectors]
             self._vectors = grown
@@ -205,17 +246,8 @@ class ResultSet:
         if self.scoring is None or self._matrix is None or not self._n_vectors:
             category[rows], score[rows], manual[rows] = UNCATEGORIZED_INDEX, 0.0, False
         else:
-            s = self.scoring
-            vec_rows = self._vec_row.data[rows]
-            threshold = s.threshold or s.categories.threshold
-            found = classify(
-                self._vectors[vec_rows], self._matrix, s.params, threshold, s.categories.margin,
-                min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
-            )  # fmt: skip
-            category[rows] = found.index
-            score[rows] = found.score
-            self._margin.data[rows] = found.margin
-            manual[rows] = False
+            for start in range(0, len(rows), _PLACE_ROWS):
+                self._classify(rows[start : start + _PLACE_ROWS], self.scoring, self._matrix)
         if not self.overrides:
             return
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
@@ -227,6 +259,19 @@ class ResultSet:
                 if placing[row] and chosen in index_of:
                     category[row], manual[row] = index_of[chosen], True
                     score[row] = 0.0 if chosen == UNCATEGORIZED else 1.0
+
+    def _classify(self, rows: np.ndarray, s: Scoring, matrix: CategoryMatrix) -> None:
+        """Place `rows` (each with an embedding) by the model."""
+        vec_rows = self._vec_row.data[rows]
+        threshold = s.threshold or s.categories.threshold
+        found = classify(
+            self._vectors[vec_rows], matrix, s.params, threshold, s.categories.margin,
+            min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
+        )  # fmt: skip
+        self._category.data[rows] = found.index
+        self._score.data[rows] = found.score
+        self._margin.data[rows] = found.margin
+        self._manual.data[rows] = False
 
     def _bounds_of(self, vec_rows: np.ndarray) -> np.ndarray:
         """The vocabulary bounds of these vector rows, computing only those not known yet
@@ -311,10 +356,11 @@ class ResultSet:
 
     def counts(self) -> dict[str, int]:
         """Photos per category name (plus UNCATEGORIZED); errors are not counted."""
-        counts = Counter(self._category.view.tolist())
         names = self.names
-        out = {name: counts.get(i, 0) for i, name in enumerate(names)}
-        out[UNCATEGORIZED] = counts.get(UNCATEGORIZED_INDEX, 0)
+        cats = self._category.view
+        counts = np.bincount(cats[cats >= 0], minlength=len(names))
+        out = {name: int(counts[i]) for i, name in enumerate(names)}
+        out[UNCATEGORIZED] = int(np.count_nonzero(cats == UNCATEGORIZED_INDEX))
         return out
 
     @property
@@ -348,10 +394,10 @@ class ResultSet:
                 out.append((self.paths[row], name))
         return out
 
-    def forget(self, gone: Iterable[Path]) -> list[int]:
+    def forget(self, gone: Iterable[os.PathLike[str] | str]) -> list[int]:
         """Photos deleted from disk: hide their rows for good; returns those rows."""
-        gone = set(gone)
-        rows = [r for r, p in enumerate(self.paths) if p in gone]
+        names = {os.fspath(p) for p in gone}
+        rows = [r for r, p in enumerate(self.paths.raw) if p in names]
         for row in rows:
             self._category.data[row] = GONE_INDEX
             self._vec_row.data[row] = -1  # never placed again by a re-score or a pin
@@ -359,17 +405,16 @@ class ResultSet:
 
     def live_rows(self) -> dict[Path, int]:
         """path -> row of every photo not deleted (the newest row when a path repeats)."""
-        cats = self._category.view
-        return {p: r for r, p in enumerate(self.paths) if cats[r] != GONE_INDEX}
+        live = np.flatnonzero(self._category.view != GONE_INDEX).tolist()
+        raw = self.paths.raw
+        return {Path(raw[r]): r for r in live}
 
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos now at a new location (after a move or its undo); returns changed rows."""
-        changed = []
-        for row, path in enumerate(self.paths):
-            new = moved.get(path)
-            if new is not None:
-                self.paths[row] = new
-                changed.append(row)
+        by_name = {os.fspath(old): new for old, new in moved.items()}
+        changed = [r for r, p in enumerate(self.paths.raw) if p in by_name]
+        for row in changed:
+            self.paths[row] = by_name[self.paths.raw[row]]
         return changed
 
 

@@ -8,6 +8,7 @@ on the inference worker. Stale worker results are dropped by generation id.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
@@ -44,6 +45,9 @@ from photosorter.gui.workers import (
     JobStatus,
     MatrixRequest,
     ScoringReady,
+    StoredGone,
+    StoredListed,
+    StoredVectors,
     start_thread,
     stop_thread,
 )
@@ -155,6 +159,9 @@ class Session(QObject):
         self.undo_stack = QUndoStack(self)  # every edit the user makes, file operations too
         self.worker = InferenceWorker(store)
         self.worker.batch_ready.connect(self._on_batch)
+        self.worker.stored_listed.connect(self._on_stored_listed)
+        self.worker.stored_vectors.connect(self._on_stored_vectors)
+        self.worker.stored_gone.connect(self._on_stored_gone)
         self.worker.scoring_ready.connect(self._on_scoring)
         self.worker.progress_changed.connect(self._on_progress)
         self.worker.status_changed.connect(self._on_status)
@@ -169,7 +176,8 @@ class Session(QObject):
         self._running = False
         self._status = ""
         self._progress = JobProgress(0, 0, 0, None)
-        self._known_paths: set[Path] = set()
+        self._known_paths: set[str] = set()  # every photo listed, as strings
+        self._stored_rows = range(0)  # the rows of the store's listing in this run
         self.encoder_notes: list[str] = []  # engine details, shown in the About box
 
     # -- sources ---------------------------------------------------------------------------
@@ -207,10 +215,10 @@ class Session(QObject):
         self.update_settings(self.settings.with_watch(path, watch), restart=False)
         self.sources_changed.emit()
 
-    def forget(self, paths: list[Path]) -> None:
+    def forget(self, paths: Sequence[os.PathLike[str] | str]) -> None:
         """Files deleted from disk: they leave the grid and the counts."""
         rows = self.results.forget(paths)
-        self._known_paths.difference_update(paths)
+        self._known_paths.difference_update(os.fspath(p) for p in paths)
         if rows:
             self.model.rows_removed(rows)
             self._emit_counts()
@@ -234,6 +242,7 @@ class Session(QObject):
             self.model.clear()
             self.thumbnails.reset()  # retry files that failed before; cached ones stay
             self._known_paths.clear()
+            self._stored_rows = range(0)
             self.problems_cleared.emit()
             self.results.set_overrides(self.store.overrides())
         roots = self.roots() if only is None else only
@@ -252,6 +261,7 @@ class Session(QObject):
             self.backend,
             batch_size=self.batch_size,
             cluster=self.settings.cluster,
+            show_stored=only is None,
         )
         self._cancel = request.cancel
         self._progress = JobProgress(self._generation, 0, 0, None)
@@ -283,20 +293,49 @@ class Session(QObject):
         if event.generation != self._generation:
             return
         batch = event.batch
-        dupes = [r for r in batch.results if r.path in self._known_paths]
+        dupes = [r for r in batch.results if str(r.path) in self._known_paths]
         if dupes:  # an added folder overlapping one already sorted
             keep = [r for r in batch.results if r not in dupes]
             ok_idx = [i for i, r in enumerate(batch.ok) if r not in dupes]
             batch = replace(
                 batch, results=keep, ok=[batch.ok[i] for i in ok_idx], vectors=batch.vectors[ok_idx]
             )
-        self._known_paths.update(r.path for r in batch.results)
+        self._known_paths.update(str(r.path) for r in batch.results)
         rows = self.results.add_batch(batch, event.raws)
         self.model.rows_added(rows)
         problems = [Problem(r.path, r.error) for r in batch.results if r.error]
         if problems:
             self.problems_added.emit(problems)
         self._emit_counts()
+
+    @Slot(StoredListed)
+    def _on_stored_listed(self, event: StoredListed) -> None:
+        """The library as the store knows it: shown at once, before the disk is walked."""
+        if event.generation != self._generation:
+            return
+        self._known_paths.update(event.listing.paths)  # the first rows of a full run
+        rows = self.results.add_listing(event.listing, event.raws)
+        start = self._stored_rows.start if self._stored_rows else rows.start
+        self._stored_rows = range(start, rows.stop)  # pages follow one another
+        self.model.rows_added(rows)
+        self._emit_counts()
+
+    @Slot(StoredVectors)
+    def _on_stored_vectors(self, event: StoredVectors) -> None:
+        if event.generation != self._generation:
+            return
+        vocabulary = event.matrix.vocabulary if event.matrix is not None else None
+        rows = self._stored_rows
+        self.results.attach_vectors(rows, event.vectors, event.has, event.bounds, vocabulary)
+        self.model.refresh()
+        self._emit_counts()
+
+    @Slot(StoredGone)
+    def _on_stored_gone(self, event: StoredGone) -> None:
+        """Listed photos deleted or changed on disk meanwhile: they leave (a changed one
+        comes back once indexed again)."""
+        if event.generation == self._generation:
+            self.forget(event.paths)
 
     @Slot(ScoringReady)
     def _on_scoring(self, event: ScoringReady) -> None:
@@ -529,7 +568,8 @@ class Session(QObject):
 
     def moved(self, mapping: dict[Path, Path]) -> None:
         """Files PhotoSorter moved: keep showing them, at their new place."""
-        self._known_paths = {mapping.get(p, p) for p in self._known_paths}
+        moved = {os.fspath(old): os.fspath(new) for old, new in mapping.items()}
+        self._known_paths = {moved.get(p, p) for p in self._known_paths}
         rows = self.model.rename_paths(mapping)
         res = self.results
         self.thumbnails.moved({k: res.paths[r] for r in rows if (k := res.keys[r]) is not None})

@@ -3,8 +3,8 @@
 `InferenceWorker` lives on one long-lived QThread and owns the model (`Engine`): it scans,
 indexes, builds category matrices, embeds search words and groups duplicates, one job at
 a time (matrices and search words also between an index job's batches). `TaskWorker` runs file
-operations (apply a plan, undo) on a second thread. Every payload is a frozen dataclass
-carrying the generation id of the request, so the GUI can drop results it no longer wants.
+operations (apply a plan, undo) on a second thread. Every payload (jobs.py) is a frozen
+dataclass carrying the generation id of the request, so the GUI can drop stale results.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,17 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from photosorter.core.categories import CategorySet
 from photosorter.core.errors import ModelDownloadError, ModelError, PhotoSorterError
-from photosorter.core.find.duplicates import DuplicateGroup, Failed, find_duplicates
+from photosorter.core.find.duplicates import find_duplicates
 from photosorter.core.find.duplicates import photos_with_info as with_info
 from photosorter.core.find.search import text_query
 from photosorter.core.library.cache import Store
+from photosorter.core.library.catalogue import (
+    Listing,
+    joined,
+    list_stored,
+    recheck,
+    stored_vectors,
+)
 from photosorter.core.library.cluster import Cluster
 from photosorter.core.library.formats import paired_raws
 from photosorter.core.library.pipeline import (
@@ -38,139 +45,29 @@ from photosorter.core.library.pipeline import (
     scoring_params,
 )
 from photosorter.core.library.scanner import check_roots, scan
-from photosorter.core.model.classifier import CategoryMatrix, Examples, build_matrix
-from photosorter.core.model.engine import Engine, ModelSpec, ScoringParams
+from photosorter.core.model.classifier import Examples, build_matrix, vocabulary_bounds
+from photosorter.core.model.engine import Engine, ModelSpec
 from photosorter.core.model.examples import file_examples
+from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
+    BatchReady,
+    DuplicatesReady,
+    DuplicatesRequest,
+    IndexedPhoto,
+    IndexRequest,
+    JobFailed,
+    JobFinished,
+    JobProgress,
+    JobStatus,
+    MatrixRequest,
+    QueryReady,
+    QueryRequest,
+    ScoringReady,
+    StoredGone,
+    StoredListed,
+    StoredVectors,
+)
 
 log = logging.getLogger(__name__)
-
-
-# -- payloads ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class IndexRequest:
-    """Scan `roots`, build the matrix for `categories`, then index every photo."""
-
-    generation: int
-    scoring_generation: int
-    roots: tuple[Path, ...]
-    categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
-    batch_size: int = 32
-    cancel: CancelToken = field(default_factory=CancelToken, compare=False)
-    cluster: str = ""  # a Ray cluster's address to encode new photos on; "": this machine
-
-
-@dataclass(frozen=True)
-class MatrixRequest:
-    """Encode the prompts of `categories` (only those not cached) into a category matrix."""
-
-    scoring_generation: int
-    categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
-
-
-@dataclass(frozen=True)
-class ScoringReady:
-    """The zero-shot matrix, the categories file's example photos, and the model's id."""
-
-    scoring_generation: int
-    categories: CategorySet
-    matrix: CategoryMatrix
-    params: ScoringParams
-    file_examples: Examples = field(default_factory=Examples.none)
-    model_id: str = ""
-
-
-@dataclass(frozen=True)
-class QueryRequest:
-    """Embed the words `text` with the model in use (cached in the store after once)."""
-
-    generation: int
-    text: str
-    model: str
-    device: str | None
-    backend: str = "auto"
-
-
-@dataclass(frozen=True)
-class QueryReady:
-    generation: int
-    text: str
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class IndexedPhoto:
-    """A photo in the result set, as `photos_with_info` needs it."""
-
-    path: Path
-    key: str | None
-    size: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True)
-class DuplicatesRequest:
-    """Group `photos` (their embeddings in `vectors`, row by row) that are the same picture."""
-
-    generation: int
-    photos: tuple[IndexedPhoto, ...]
-    vectors: np.ndarray = field(compare=False)
-
-
-@dataclass(frozen=True)
-class DuplicatesReady:
-    generation: int
-    groups: tuple[DuplicateGroup, ...]
-    failed: tuple[Failed, ...] = ()
-
-
-@dataclass(frozen=True)
-class BatchReady:
-    generation: int
-    batch: IndexBatch
-    raws: frozenset[Path] = frozenset()  # its photos with a RAW beside them (RAW+JPEG pairs)
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """A busy message ("Loading model…") for the status bar; `text` empty when done."""
-
-    generation: int
-    text: str
-
-
-@dataclass(frozen=True)
-class JobProgress:
-    generation: int
-    done: int
-    total: int
-    eta_s: float | None
-
-
-@dataclass(frozen=True)
-class JobFinished:
-    generation: int
-    cancelled: bool
-    total: int
-    failed: int
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class JobFailed:
-    """A job stopped. `user_error`: plain message, no traceback (a PhotoSorterError)."""
-
-    generation: int
-    message: str
-    user_error: bool
-    offline: bool = False
-    details: str = ""
-    model: bool = False  # the model could not be loaded (a working one clears the notice)
 
 
 def _failure(generation: int, exc: BaseException) -> JobFailed:
@@ -200,6 +97,9 @@ class InferenceWorker(QObject):
     status_changed = Signal(JobStatus)
     scoring_ready = Signal(ScoringReady)
     batch_ready = Signal(BatchReady)
+    stored_listed = Signal(StoredListed)
+    stored_vectors = Signal(StoredVectors)
+    stored_gone = Signal(StoredGone)
     progress_changed = Signal(JobProgress)
     finished = Signal(JobFinished)
     failed = Signal(JobFailed)
@@ -346,31 +246,97 @@ class InferenceWorker(QObject):
 
     def _index(self, request: IndexRequest) -> tuple[int, int]:
         """Scan, build the matrix, index; returns (photos found, failures)."""
+        if request.show_stored:
+            return self._index_stored(request)
         gen, cancel = request.generation, request.cancel
         self.status_changed.emit(JobStatus(gen, "Looking for photos…"))
-        paths, problems = self._scan(request.roots, cancel)
-        pairs = paired_raws(paths)
-        total, failed = len(paths) + len(problems), len(problems)
+        found, problems = self._scan(request.roots, cancel)
+        paths = list(found)
+        total = len(paths) + len(problems)
         self.progress_changed.emit(JobProgress(gen, 0, total, None))
-        engine = self._engine_for(request.model, request.device, request.backend, gen)
-        self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
         try:
-            scoring = self._scoring(engine, request.scoring_generation, request.categories)
+            engine, scoring = self._prepare_scoring(request)
         except ModelError:  # no model (offline, say): still show the photos found, unsorted
             self._emit_unsorted(gen, [*problems, *(PhotoResult(p) for p in paths)], total)
             raise
         self.scoring_ready.emit(scoring)
+        return self._index_paths(request, engine, paths, problems, 0)
+
+    def _index_stored(self, request: IndexRequest) -> tuple[int, int]:
+        """Show what the store knows under the roots (paths, then embeddings, then the
+        categories), walk the disk, drop what is gone and index only what is new."""
+        gen = request.generation
+        self.status_changed.emit(JobStatus(gen, "Opening the library…"))
+        pages = []
+        for page in list_stored(self._store, request.roots):
+            pairs = paired_raws(Path(p) for p in page.paths)  # a folder listing each
+            raws = frozenset(str(p) for p in pairs)
+            self.stored_listed.emit(StoredListed(gen, page, raws))
+            pages.append(page)
+        listing = joined(pages)
+        model_id = self._engine_for(request.model, request.device, request.backend, gen).model_id
+        spare = len(listing) // 16  # room for new photos before the matrix must grow
+        vectors, has = stored_vectors(self._store, model_id, listing.keys, spare)
+        try:
+            engine, scoring = self._prepare_scoring(request)
+        except ModelError:  # no model: still list what the disk holds now, unsorted
+            self.stored_vectors.emit(StoredVectors(gen, vectors, has))
+            todo, problems, kept = self._recheck(request, listing, has)
+            unsorted = [*problems, *(PhotoResult(p) for p in todo)]
+            self._emit_unsorted(gen, unsorted, kept + len(unsorted))
+            raise
+        # What placing needs of each photo besides the categories, here, not on the GUI thread.
+        bounds = vocabulary_bounds(vectors[: len(listing)], scoring.matrix)
+        self.stored_vectors.emit(StoredVectors(gen, vectors, has, bounds, scoring.matrix))
+        del vectors  # the GUI's result set holds the only reference from here on
+        self.scoring_ready.emit(scoring)
+        todo, problems, kept = self._recheck(request, listing, has)
+        return self._index_paths(request, engine, todo, problems, kept)
+
+    def _recheck(
+        self, request: IndexRequest, listing: Listing, has: np.ndarray
+    ) -> tuple[list[Path], list[PhotoResult], int]:
+        """Walk the disk; the listed photos gone from it leave the grid. Returns the photos
+        to index, the problems met, and how many listed photos stay."""
+        gen, cancel = request.generation, request.cancel
+        self.status_changed.emit(JobStatus(gen, "Checking the photos on disk…"))
+        found, problems = self._scan(request.roots, cancel)
+        checked = recheck(listing, has, found)
+        if cancel.is_set():
+            return [], [], len(listing)
+        self.stored_gone.emit(StoredGone(gen, tuple(checked.gone)))
+        return checked.todo, problems, len(listing) - len(checked.gone)
+
+    def _prepare_scoring(self, request: IndexRequest) -> tuple[Engine, ScoringReady]:
+        """The engine and the categories' matrix (a ModelError without a model)."""
+        gen = request.generation
+        engine = self._engine_for(request.model, request.device, request.backend, gen)
+        self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
+        return engine, self._scoring(engine, request.scoring_generation, request.categories)
+
+    def _index_paths(
+        self,
+        request: IndexRequest,
+        engine: Engine,
+        paths: list[Path],
+        problems: list[PhotoResult],
+        kept: int,
+    ) -> tuple[int, int]:
+        """Index `paths` after `kept` photos already shown; returns (photos, failures)."""
+        gen, cancel = request.generation, request.cancel
+        total, failed = kept + len(paths) + len(problems), len(problems)
         if problems:
             self._emit_unsorted(gen, problems, total)
         self.status_changed.emit(JobStatus(gen, "Sorting photos…"))
-        offset = len(problems)
+        offset = kept + len(problems)
         cluster = self._cluster_for(request.cluster)
+        pairs = paired_raws(paths)
         for batch in index_photos(
             paths, engine, self._store, cancel=cancel, batch_size=request.batch_size,
             cluster=cluster,
         ):  # fmt: skip
             p = batch.progress
-            failed = offset + p.failed
+            failed = len(problems) + p.failed
             batch.progress = Progress(offset + p.done, total, p.cached, failed, p.elapsed_s)
             raws = frozenset(r.path for r in batch.results if r.path in pairs)
             self.batch_ready.emit(BatchReady(gen, batch, raws))
@@ -398,7 +364,8 @@ class InferenceWorker(QObject):
 
     def _scan(
         self, roots: tuple[Path, ...], cancel: CancelToken
-    ) -> tuple[list[Path], list[PhotoResult]]:
+    ) -> tuple[Iterator[Path], list[PhotoResult]]:
+        """The photos under `roots` as they are found; `problems` fills as they are read."""
         problems: list[PhotoResult] = []
         usable: list[Path] = []
         for root in roots:
@@ -410,8 +377,7 @@ class InferenceWorker(QObject):
         def on_error(path: Path, message: str) -> None:
             problems.append(PhotoResult(path, error=message))
 
-        paths = list(scan(usable, on_error=on_error, cancel=cancel)) if usable else []
-        return paths, problems
+        return (scan(usable, on_error=on_error, cancel=cancel) if usable else iter(())), problems
 
 
 def _no_vectors() -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -434,3 +435,15 @@ class Store:
                     "INSERT OR REPLACE INTO overrides(hash, category) VALUES (?, ?)",
                     [(h, category) for h in hashes],
                 )
+
+    # -- the catalogue: what the store knows under some folders, without touching the disk --
+    def files_under(self, root: str) -> Iterator[tuple[str, int, int, str]]:
+        """(path, size, mtime_ns, hash) of every file known at `root` or under it (a range
+        of the primary key: no scan of the table), in path order, as they are read."""
+        prefix = root.rstrip(os.sep) + os.sep
+        end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
+        columns = "SELECT path, size, mtime_ns, hash FROM files WHERE"
+        yield from self.conn.execute(f"{columns} path = ?", (root,))  # a photo given itself
+        # One range of the index, in its order: the first row comes at once (no sort).
+        inside = f"{columns} path >= ? AND path < ? ORDER BY path"
+        yield from self.conn.execute(inside, (prefix, end))
