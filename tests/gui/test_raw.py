@@ -45,6 +45,19 @@ def test_a_pair_is_one_tile_with_a_raw_badge(qtbot, make_window, tmp_path: Path)
     assert [model.index(rows[n]).data(RawRole) for n in ("IMG_1.JPG", "lone.dng")] == [True, False]
     assert window.session.results.errors == [None, None]
 
+    # Opened again: the tile listed from the store, before the disk is checked, has it too.
+    listed: list[bool] = []
+
+    def first_listing() -> None:
+        if not listed and model.rowCount():
+            by_name = {model.index(r).data(): r for r in range(model.rowCount())}
+            listed.append(model.index(by_name["IMG_1.JPG"]).data(RawRole))
+
+    model.modelReset.connect(first_listing)
+    start_and_wait(qtbot, window)
+    assert listed == [True]
+    rows = {model.index(r).data(): r for r in range(model.rowCount())}
+
     row = rows["IMG_1.JPG"]
     with_badge = paint_tile(window, row)
     window.session.results.has_raw[model._order[row]] = False
