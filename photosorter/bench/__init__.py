@@ -18,12 +18,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from photosorter.bench.config import FULL, QUICK, Config, busy_seconds, cores, machine, timed
-from photosorter.bench.probes import gui_start, panorama_probe, peak_rss, stall_probe
+if TYPE_CHECKING:
+    from photosorter.bench.config import Config
 
-__all__ = ["Config", "cores", "main", "run", "timed"]
+# The measuring modules are imported by `run`, not here: every command line builds this
+# command's parser, and a search must not pay for loading the benchmark.
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,6 +53,8 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `photosorter bench`; prints a table (and/or JSON)."""
+    from photosorter.bench.config import FULL, QUICK, Config
+
     base = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory(prefix="photosorter-bench-") as tmp:
         cfg = Config(
@@ -91,6 +94,7 @@ def _stderr(msg: str) -> None:
 
 def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     """Run every measurement; returns the report (a JSON-able dict)."""
+    from photosorter.bench.config import busy_seconds, machine
     from photosorter.bench.figures import (
         backends_figures,
         cache_load_figure,
@@ -103,6 +107,7 @@ def measure(cfg: Config, log: Callable[[str], None] | None = None) -> dict:
     )
     from photosorter.bench.find import measure_find
     from photosorter.bench.inputs import make_model, make_photos  # numpy: not at parser time
+    from photosorter.bench.probes import gui_start, panorama_probe, peak_rss, stall_probe
 
     say = log or (lambda _m: None)
     report: dict[str, Any] = {"machine": machine(), "config": _config_dict(cfg)}

@@ -14,16 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from photosorter.core import paths
 from photosorter.core.errors import StorageError
 from photosorter.core.model import DEFAULT_MIN_FIT, DEFAULT_MODEL
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 ACTIONS: tuple[str, ...] = ("move", "copy", "tag")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
@@ -114,6 +107,8 @@ class Settings:
         if self.categories_file is not None:
             data["categories_file"] = str(self.categories_file)
         data["sources"] = [{"path": str(s.path), "watch": s.watch} for s in self.sources]
+        import tomli_w  # here: the command line reads overrides only, never the TOML
+
         return tomli_w.dumps(data)
 
 
@@ -179,6 +174,10 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
         return Settings(), []
     except (OSError, UnicodeDecodeError) as exc:
         return Settings(), [f"Could not read the settings file {path}: {exc}; using defaults."]
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from photosorter import bench
+from photosorter.bench.config import Config
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     mp = pytest.MonkeyPatch()
     mp.setenv("PHOTOSORTER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     try:
-        cfg = bench.Config(
+        cfg = Config(
             photos=8,
             width=320,
             height=240,

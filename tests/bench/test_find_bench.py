@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from photosorter import bench
+from photosorter.bench.config import Config
 from photosorter.bench.find import find_table, find_targets, measure_find
 from photosorter.bench.inputs import make_model, make_photos
 
 
 def test_find_figures_are_reported(tmp_path: Path) -> None:
-    cfg = bench.Config(
+    cfg = Config(
         photos=4, width=320, height=240, arch="tiny", reps=1, batch_size=4,
         workdir=tmp_path, rescore_n=(2_000, 5_000), quick=True,
     )  # fmt: skip

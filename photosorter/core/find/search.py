@@ -20,7 +20,6 @@ import numpy as np
 
 from photosorter.core.library.cache import Store
 from photosorter.core.model.engine import Engine
-from photosorter.core.model.text_tower import encode_texts
 
 _SPREAD_SAMPLE = 20_000  # photos the spread of a part's similarities is estimated on
 
@@ -79,6 +78,8 @@ def text_query(engine: Engine, store: Store, text: str) -> np.ndarray:
     found = store.get_text_embeddings(engine.model_id, [text])
     if text in found:
         return found[text]
+    from photosorter.core.model.text_tower import encode_texts  # a new query only
+
     vector = encode_texts(engine, [text])[0]
     store.put_text_embeddings(engine.model_id, [(text, vector)])
     return vector
