@@ -32,9 +32,9 @@ from photosorter.core.library.pipeline import (
     CancelToken,
     IndexBatch,
     PhotoResult,
-    _failed,
-    _Prepared,
+    Prepared,
     decode_for_model,
+    failed_read,
     guarded_read,
 )
 from photosorter.core.model.engine import Engine
@@ -251,7 +251,7 @@ class Cluster:
             return _Job(result, remote or data)
 
         job = guarded_read(path, read)
-        return _Job(job.result) if isinstance(job, _Prepared) else job
+        return _Job(job.result) if isinstance(job, Prepared) else job
 
     def _collect(
         self,
@@ -439,11 +439,11 @@ class PhotoEncoder:
         ]
         return vectors, outcomes
 
-    def _load(self, key: str, source: str | bytes) -> _Prepared | None:
+    def _load(self, key: str, source: str | bytes) -> Prepared | None:
         if isinstance(source, bytes):
             result = PhotoResult(Path(key), key)
             if hash_bytes(source) != key:
-                return _failed(result.path, "damaged on its way to the cluster")
+                return failed_read(result.path, "damaged on its way to the cluster")
             return guarded_read(result.path, lambda: decode_for_model(source, result, self.spec))
         path = Path(source)
         try:

@@ -93,41 +93,43 @@ def _model_facts(engine: Engine, store: Store) -> dict:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """One photo read for indexing: its result, and the model input when it is new."""
+
     result: PhotoResult
     pixels: np.ndarray | None = None  # None: an error, or the content is already embedded
     info: ImageInfo | None = None  # with pixels: size, format, perceptual hash
     lasting: bool = False  # an error that the same bytes will give again (not an image)
 
 
-def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> _Prepared:
+def _prepare(path: Path, spec: PreprocessSpec, store: Store, model: str) -> Prepared:
     """Check the header, hash the whole file; decode it only when its content is new."""
 
-    def read() -> _Prepared:
+    def read() -> Prepared:
         fh, st = open_image_file(path)
         with fh:
             key = stream_digest(fh)
             result = PhotoResult(path, key, size=st.st_size, mtime_ns=st.st_mtime_ns)
             if store.get_embeddings(model, [key]):  # renamed, moved or copied: already embedded
-                return _Prepared(result)
+                return Prepared(result)
             fh.seek(0)
             return decode_for_model(fh, result, spec, st)
 
     return guarded_read(path, read)
 
 
-def guarded_read(path: Path, read: Callable[[], _Prepared]) -> _Prepared:
+def guarded_read(path: Path, read: Callable[[], Prepared]) -> Prepared:
     """`read()`, with a failure to read the file or decode the image as `path`'s error."""
     try:
         return read()
     except FileNotFoundError:
-        return _failed(path, "file vanished before it could be read")
+        return failed_read(path, "file vanished before it could be read")
     except NotRegularFileError as exc:  # a FIFO or device put there since the scan
-        return _failed(path, exc.strerror)
+        return failed_read(path, exc.strerror)
     except OSError as exc:
-        return _failed(path, f"cannot read file: {exc.strerror or exc}")
+        return failed_read(path, f"cannot read file: {exc.strerror or exc}")
     except ImageError as exc:
-        return _Prepared(PhotoResult(path, error=str(exc)), lasting=True)
+        return Prepared(PhotoResult(path, error=str(exc)), lasting=True)
 
 
 def decode_for_model(
@@ -135,21 +137,21 @@ def decode_for_model(
     result: PhotoResult,
     spec: PreprocessSpec,
     st: os.stat_result | None = None,
-) -> _Prepared:
+) -> Prepared:
     """Decode an open photo (or its bytes) into the model's input and its image info; with
     `st`, the file must not have changed since it was hashed. Raises ImageError."""
     decoded = decode_photo(source, min_side=spec.size)
     if st is not None and _changed(os.fstat(source.fileno()), st):  # type: ignore[union-attr]
-        return _failed(result.path, "file changed while it was read")  # pixels may not match
-    return _Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
+        return failed_read(result.path, "file changed while it was read")  # pixels may not match
+    return Prepared(result, to_model_input(decoded.image, spec), image_info(decoded))
 
 
 def _changed(now: os.stat_result, before: os.stat_result) -> bool:
     return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
 
 
-def _failed(path: Path, message: str) -> _Prepared:
-    return _Prepared(PhotoResult(path, error=message))
+def failed_read(path: Path, message: str) -> Prepared:
+    return Prepared(PhotoResult(path, error=message))
 
 
 class RemoteIndexer(Protocol):
@@ -268,12 +270,12 @@ def _index_here(
     spec = preprocess_spec(engine, writer.store)
     planned = False
     workers = workers or max(1, os.cpu_count() or 1)
-    batch: list[_Prepared] = []
+    batch: list[Prepared] = []
     n_pixels = 0
 
     def flush() -> IndexBatch:
         nonlocal n_pixels, planned
-        fresh: dict[str, _Prepared] = {}
+        fresh: dict[str, Prepared] = {}
         for item in batch:
             if item.pixels is not None and item.result.key not in fresh:
                 fresh[item.result.key] = item  # type: ignore[index]
@@ -292,7 +294,7 @@ def _index_here(
 
     read_ahead = batch_size * 2 + workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        queue: deque[Future[_Prepared]] = deque()
+        queue: deque[Future[Prepared]] = deque()
         pending = iter(todo)
         try:
             while True:
