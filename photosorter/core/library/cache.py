@@ -240,6 +240,10 @@ def _blob(vec: np.ndarray, dtype: type = np.float32) -> bytes:
     return np.ascontiguousarray(vec, dtype=dtype).tobytes()
 
 
+def _float32_vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
 def _image_vector(blob: bytes) -> np.ndarray:
     """A stored image embedding as the float32 vector callers compute with."""
     return np.frombuffer(blob, dtype=IMAGE_DTYPE).astype(np.float32)
@@ -348,7 +352,7 @@ class Store:
         return self._vectors("embeddings", "hash", model, hashes, _image_vector)
 
     def _vectors(
-        self, table: str, key: str, model: str, keys: Sequence[str], read=np.frombuffer
+        self, table: str, key: str, model: str, keys: Sequence[str], read=_float32_vector
     ) -> dict:
         """key -> vector of `model` in `table`, looked up in chunks of bound parameters;
         `read` makes a stored blob an array (float32 blobs by default)."""

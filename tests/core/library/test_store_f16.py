@@ -20,6 +20,9 @@ def test_embeddings_are_stored_as_float16_and_read_as_float32(tmp_path: Path) ->
         blob = store.conn.execute("SELECT vec FROM embeddings WHERE hash = 'a'").fetchone()[0]
         got = store.get_embeddings("m", ["a", "b", "c"])
         hashes, matrix = store.all_embeddings("m")
+        store.put_text_embeddings("m", [("a dog", vecs[0])])
+        text = store.get_text_embeddings("m", ["a dog"])["a dog"]
+    np.testing.assert_array_equal(text, vecs[0])  # text embeddings stay float32, exact
     assert len(blob) == 512 * 2
     assert got["a"].dtype == np.float32 and matrix.dtype == np.float32
     assert hashes == ["a", "b", "c"]
