@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.find.search import Ranked, best_of, rank, similarities
-from photosorter.core.library.matrix import EmbeddingMatrix
+from photosorter.core.library.matrix import EmbeddingMatrix, float32_chunks
 
 EXACT_LIMIT = 300_000  # past this many photos an exact query takes over ~0.5 s (2 cores)
 PROBES = 8  # lists scanned per query: recall@20 >= 0.95 measured (README)
@@ -135,9 +135,8 @@ def _nearest(vectors: np.ndarray, centroids: np.ndarray, start: int = 0) -> np.n
     """The nearest centroid of each row of vectors[start:], a chunk at a time."""
     out = np.empty(len(vectors) - start, dtype=np.int64)
     centroids_t = np.ascontiguousarray(centroids.T)
-    for i in range(start, len(vectors), _CHUNK):
-        chunk = np.asarray(vectors[i : i + _CHUNK], dtype=np.float32)
-        out[i - start : i - start + len(chunk)] = (chunk @ centroids_t).argmax(axis=1)
+    for i, chunk in float32_chunks(vectors[start:], _CHUNK):
+        out[i : i + len(chunk)] = (chunk @ centroids_t).argmax(axis=1)
     return out
 
 

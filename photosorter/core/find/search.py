@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosorter.core.library.cache import Store
+from photosorter.core.library.matrix import float32_chunks
 from photosorter.core.model.engine import Engine
 from photosorter.core.model.text_tower import encode_texts
 
@@ -48,16 +49,10 @@ def rank(vectors: np.ndarray, query: np.ndarray, limit: int | None = None) -> Ra
 
 
 def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Cosine of each row of `vectors` (float32, or float16 as stored: converted a chunk at a
-    time into one buffer, never the whole matrix) to `query`."""
+    """Cosine of each row of `vectors` (float32, or float16 as stored) to `query`."""
     query = np.asarray(query, dtype=np.float32)
-    if vectors.dtype != np.float16:
-        return np.asarray(vectors, dtype=np.float32) @ query
     out = np.empty(len(vectors), dtype=np.float32)
-    buffer = np.empty((min(_CHUNK, len(vectors)), vectors.shape[1]), dtype=np.float32)
-    for start in range(0, len(vectors), _CHUNK):
-        chunk = buffer[: min(_CHUNK, len(vectors) - start)]
-        np.copyto(chunk, vectors[start : start + len(chunk)])
+    for start, chunk in float32_chunks(vectors, _CHUNK):
         np.matmul(chunk, query, out=out[start : start + len(chunk)])
     return out
 

@@ -64,6 +64,20 @@ class EmbeddingMatrix:
         return [k.decode("ascii") for k in self.keys[np.asarray(rows, dtype=np.int64)]]
 
 
+def float32_chunks(vectors: np.ndarray, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, vectors[start:start + rows] as float32) over `vectors`. float16 rows (mapped)
+    are converted into one reused buffer, never the whole matrix (10M x 512: 20 GB)."""
+    if vectors.dtype == np.float32:
+        for start in range(0, len(vectors), rows):
+            yield start, vectors[start : start + rows]
+        return
+    buffer = np.empty((min(rows, len(vectors)), *vectors.shape[1:]), dtype=np.float32)
+    for start in range(0, len(vectors), rows):
+        chunk = buffer[: min(rows, len(vectors) - start)]
+        np.copyto(chunk, vectors[start : start + len(chunk)], casting="unsafe")
+        yield start, chunk
+
+
 def matrix_folder(store_path: Path, model: str) -> Path:
     """Where `model`'s matrix of the store at `store_path` lives (model ids hold slashes)."""
     name = hashlib.blake2b(model.encode(), digest_size=8).hexdigest()
