@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from photosorter.core.library.cache import Store
+from photosorter.core.library import matrix as matrix_mod
 from photosorter.core.library.matrix import open_matrix
 from photosorter.core.model import classifier
 from photosorter.core.model.classifier import CategoryMatrix, classify, vocabulary_bounds
@@ -17,9 +18,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("params", [ScoringParams(100.0, None), ScoringParams(10.0, -5.0)])
+@pytest.mark.parametrize("torch_from", [0, 10**12])  # float16 converted by torch / by numpy
 def test_chunked_rescoring_of_the_mapped_matrix_matches_the_whole_array(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: ScoringParams
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: ScoringParams, torch_from: int
 ) -> None:
+    monkeypatch.setattr(matrix_mod, "_TORCH_FROM", torch_from)
     rng = np.random.default_rng(0)
     photos = _unit(rng.standard_normal((1000, 32)))
     matrix = CategoryMatrix(
