@@ -125,8 +125,8 @@ def index_figure(vectors: np.ndarray) -> dict:
 def duplicates_figure(vectors: np.ndarray) -> dict:
     """similar_pairs + grouping over N perceptual hashes (5% planted near-copies, which
     share their source's embedding) and the mapped embeddings."""
-    from photosorter.core.find.duplicates import _components, max_bits, similar_pairs
     from photosorter.core.find import DEFAULT_THRESHOLD
+    from photosorter.core.find.duplicates import _components, max_bits, similar_pairs
 
     n = len(vectors)
     rng = np.random.default_rng(3)

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosorter.core.library.cache import Store
 from photosorter.core.library import matrix as matrix_mod
+from photosorter.core.library.cache import Store
 from photosorter.core.library.matrix import open_matrix
 from photosorter.core.model import classifier
 from photosorter.core.model.classifier import CategoryMatrix, classify, vocabulary_bounds
