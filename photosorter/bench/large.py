@@ -106,7 +106,7 @@ def search_figures(vectors: np.ndarray, centres: np.ndarray, owner: np.ndarray, 
 
 
 def index_figure(vectors: np.ndarray) -> dict:
-    """build_index over `vectors` (k-means + listing every row) and recall@20 of 50 queries."""
+    """build_index over `vectors` (k-means + listing every row) and recall@20 of 20 queries."""
     from photosorter.core.find.ann import build_index, search_index
     from photosorter.core.find.search import rank
 
@@ -115,7 +115,7 @@ def index_figure(vectors: np.ndarray) -> dict:
     build_s = time.perf_counter() - start
     rng = np.random.default_rng(2)
     hits = []
-    for row in rng.choice(len(vectors), 50, replace=False):
+    for row in rng.choice(len(vectors), 20, replace=False):
         query = _unit(vectors[row].astype(np.float32) + rng.normal(0, 0.02, DIM))
         exact = set(rank(vectors, query, 20).index.tolist())
         hits.append(len(exact & set(search_index(index, vectors, query, 20).index.tolist())))
