@@ -6,7 +6,8 @@ the inverted lists of the search index are known without the hours of listing 10
 building the index is timed on a sample (`--large-build`, 1M by default) together with its
 recall@20 against exact search, and so are duplicate candidates (perceptual-hash bands +
 CLIP check: at 10M they ran past 20 minutes). Then: re-scoring against 20 categories,
-exact and indexed search, and the store's bytes per photo (100k photos, or N if fewer, in a real SQLite store).
+exact and indexed search, and the store's bytes per photo (100k photos, or N if fewer, in
+a real SQLite store).
 """
 
 from __future__ import annotations
