@@ -2,7 +2,7 @@
 
 A query is one unit vector in the model's embedding space; photos are ranked by cosine
 similarity to it: one matrix-vector product over the (N, D) embeddings and a partial sort
-(100k photos in a few ms; past a few million an ANN index would take over).
+(100k photos in a few ms; past `ann.EXACT_LIMIT` photos, ann.py scans only the nearest lists).
 
 Words and a photo combined: each part's similarities to the searched photos are put on
 one scale (divided by their standard deviation over those photos) before they are added,
@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosorter.core.library.cache import Store
+from photosorter.core.library.matrix import float32_chunks
 from photosorter.core.model.engine import Engine
 
+_CHUNK = 16384  # rows converted from float16 at a time: 32 MB of float32 at 512 dimensions
 _SPREAD_SAMPLE = 20_000  # photos the spread of a part's similarities is estimated on
 
 
@@ -42,14 +44,27 @@ def rank(vectors: np.ndarray, query: np.ndarray, limit: int | None = None) -> Ra
     """
     if len(vectors) == 0:
         return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+    return best_of(np.arange(len(vectors)), similarities(vectors, query), limit)
+
+
+def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine of each row of `vectors` (float32, or float16 as stored) to `query`."""
+    query = np.asarray(query, dtype=np.float32)
+    out = np.empty(len(vectors), dtype=np.float32)
+    for start, chunk in float32_chunks(vectors, _CHUNK):
+        np.matmul(chunk, query, out=out[start : start + len(chunk)])
+    return out
+
+
+def best_of(rows: np.ndarray, scores: np.ndarray, limit: int | None = None) -> Ranked:
+    """`rows` ranked by their `scores`, best first, ties by row; the best `limit` only."""
     n = len(scores)
     if limit is not None and limit < n:
         top = np.argpartition(-scores, limit - 1)[:limit] if limit > 0 else np.zeros(0, int)
     else:
         top = np.arange(n)
-    order = top[np.lexsort((top, -scores[top]))]  # best first; ties by row: deterministic
-    return Ranked(order.astype(np.int64), scores[order])
+    order = top[np.lexsort((rows[top], -scores[top]))]  # best first; ties by row
+    return Ranked(rows[order].astype(np.int64), scores[order])
 
 
 def combine(

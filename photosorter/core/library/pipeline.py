@@ -23,7 +23,7 @@ import numpy as np
 
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.errors import ImageError
-from photosorter.core.library.cache import ImageInfo, Store
+from photosorter.core.library.cache import ImageInfo, Store, as_stored
 from photosorter.core.library.images import (
     PreprocessSpec,
     decode_photo,
@@ -194,7 +194,8 @@ class BatchWriter:
         the `unreadable` ones (no image, as they are now); results not in `fresh` take their
         vectors from the store."""
         store, model = self.store, self.model
-        vectors = {key: vector for key, (vector, _) in fresh.items()}
+        # As the store keeps them (float16), so a first run ranks exactly as the next ones.
+        vectors = {key: as_stored(vector) for key, (vector, _) in fresh.items()}
         if fresh:
             with store.transaction():
                 store.put_embeddings(model, vectors.items())

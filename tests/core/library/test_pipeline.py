@@ -35,7 +35,7 @@ def test_small_job_needs_no_export_and_second_run_opens_nothing(
         ok = [r for b in batches for r in b.ok]
         assert len(ok) == len(photos) and not any(r.error for b in batches for r in b.results)
         vectors = np.concatenate([b.vectors for b in batches if len(b.ok)])
-        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)  # float16
         assert not engine.backend.startswith("openvino")  # 10 photos do not pay for an export
         assert not (engine.image_encoder.ctx.cache_dir / "visual-fp32.xml").exists()
 

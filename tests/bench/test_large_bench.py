@@ -1,0 +1,22 @@
+"""`photosorter bench --large N`: every figure is there (no timing assertions), at a small N."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from photosorter.bench import large
+from photosorter.bench.large import large_table, run_large
+
+
+def test_large_figures_at_a_small_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(large, "machine", lambda: {"cpu": "test"})  # no torch import
+    report = run_large(6000, 4000, tmp_path, 1, lambda _m: None)
+    json.dumps(report)  # JSON-able
+    assert report["n"] == 6000 and report["index"]["n"] == 4000
+    assert report["index"]["recall_at_20"] >= 0.95
+    assert report["duplicates"]["pairs"] >= report["duplicates"]["planted"] * 0.9
+    assert 1024 < report["store"]["bytes_per_photo"] < 4000  # a float16 vector and its rows
+    assert report["rescore"]["seconds"] > 0 and report["search"]["index_ms"] > 0
+    assert len(large_table(report)) == 7
+    assert list(tmp_path.iterdir()) == []  # the synthetic files are gone
