@@ -134,6 +134,22 @@ def _last_json(out: str) -> dict:
     raise ValueError("no JSON in the child's output")
 
 
+def _child(code: str, args: list[str], timeout: int, env: dict | None = None) -> dict:
+    """Run `code` in a fresh Python; its last JSON line, or {"error": its stderr's end}."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    try:
+        return _last_json(proc.stdout)
+    except ValueError:
+        return {"error": proc.stderr.strip()[-300:]}
+
+
 def gui_start(reps: int) -> dict:
     """Seconds from process start to the main window shown (offscreen), median of reps."""
     import importlib.util
@@ -171,17 +187,9 @@ def gui_start(reps: int) -> dict:
 
 def peak_rss(spec: str, n: int) -> dict:
     """Peak RSS of a process with the model loaded (encoder ready) and n photos listed."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _RSS_CHILD, spec, str(n)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    try:
-        out = _last_json(proc.stdout)
-    except ValueError:
-        return {"peak_rss_gb": None, "error": proc.stderr.strip()[-300:]}
+    out = _child(_RSS_CHILD, [spec, str(n)], timeout=600)
+    if "error" in out:
+        return {"peak_rss_gb": None, **out}
     out["what"] = f"model loaded ({out['backend']}) + {n:,} photos listed with embeddings"
     return out
 
@@ -190,26 +198,14 @@ def stall_probe(photos: list[Path], spec: str, batch: int) -> dict:
     """Worst lateness of a 5 ms Qt timer on the main thread while a worker thread loads the
     model and then indexes the photos (what the GUI's inference worker does)."""
     with tempfile.TemporaryDirectory(prefix="bench-stall-") as tmp:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _STALL_CHILD,
-                spec,
-                str(photos[0].parent),
-                f"{tmp}/s.db",
-                str(batch),
-            ],
-            env=_env(Path(tmp)),
-            capture_output=True,
-            text=True,
+        worst = _child(
+            _STALL_CHILD,
+            [spec, str(photos[0].parent), f"{tmp}/s.db", str(batch)],
             timeout=600,
-            check=False,
+            env=_env(Path(tmp)),
         )
-    try:
-        worst = _last_json(proc.stdout)
-    except ValueError:
-        return {"max_stall_ms": None, "error": proc.stderr.strip()[-300:]}
+    if "error" in worst:
+        return {"max_stall_ms": None, **worst}
     return {"max_stall_ms": worst["index"], "load_max_stall_ms": worst["load"]}
 
 
@@ -244,16 +240,8 @@ def panorama_probe(folder: Path, width: int, height: int) -> dict:
         make_dc_jpeg(path, Image.new("RGB", (64, 32), (60, 120, 180)), width, height)
     if not Path("/proc/self/status").exists():
         return {"error": "needs /proc (Linux)"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _PANORAMA_CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        out = _last_json(proc.stdout)
-    except ValueError:
-        return {"error": proc.stderr.strip()[-300:]}
+    out = _child(_PANORAMA_CHILD, [str(path)], timeout=300)
+    if "error" in out:
+        return out
     out["megapixels"] = round(width * height / 1e6)
     return out
