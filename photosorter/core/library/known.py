@@ -84,7 +84,8 @@ def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
     names = list(stats)
     hits = _unchanged(stats, store.lookup_files(names))
     known.embedded = store.get_embeddings(model, list(set(hits.values())))
-    bad = _unchanged(stats, store.lookup_failures(names))
+    # A file read well is no failure (remember_files clears it): look up only the rest.
+    bad = _unchanged(stats, store.lookup_failures([n for n in names if n not in hits]))
     for path in paths:
         name = str(path)
         if name not in stats:
