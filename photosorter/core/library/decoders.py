@@ -29,6 +29,16 @@ DECODE_ERRORS = (
     struct.error,
 )
 
+
+def reason(exc: BaseException) -> str:
+    """A decoder's error as a short message (LibRaw's come as bytes)."""
+    args = exc.args
+    raw = len(args) == 1 and isinstance(args[0], bytes)
+    text = (args[0].decode("utf-8", "replace") if raw else str(exc)).strip()
+    text = text or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 _CODESTREAM = b"\xff\x0a"
 _CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 _MAX_BOXES = 64  # boxes looked at before the codestream (ftyp, jxll, Exif, xml, jumb, ...)

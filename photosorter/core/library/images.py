@@ -24,7 +24,7 @@ from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from photosorter.core.errors import ImageError
 from photosorter.core.library import raw
-from photosorter.core.library.decoders import DECODE_ERRORS, jxl_size
+from photosorter.core.library.decoders import DECODE_ERRORS, jxl_size, reason
 from photosorter.core.library.formats import SUPPORTED_EXTENSIONS, is_supported  # noqa: F401
 from photosorter.core.library.previews import use_preview
 from photosorter.core.userfiles import (
@@ -289,7 +289,7 @@ def _decode_stream(fp: BinaryIO, draft_size: _DraftSize) -> Decoded:
         except MemoryError as exc:
             raise ImageError(f"image too large to decode: {w} x {h} pixels") from exc
         except DECODE_ERRORS as exc:
-            raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+            raise ImageError(f"corrupt or truncated image: {reason(exc)}") from exc
         upright = _upright(img, orientation)
         if orientation in _QUARTER_TURNS:  # turned a quarter: so is the full size
             w, h = h, w
@@ -312,12 +312,12 @@ def _open(fp: BinaryIO) -> Image.Image:
         if not _accepts("JPEG", _head(fp)):
             raise _too_large(exc) from exc
     except DECODE_ERRORS as exc:
-        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+        raise ImageError(f"corrupt or truncated image: {reason(exc)}") from exc
     fp.seek(0)
     try:
         return JpegImagePlugin.jpeg_factory(fp)  # Image.open without its size check
     except DECODE_ERRORS as exc:
-        raise ImageError(f"corrupt or truncated image: {_reason(exc)}") from exc
+        raise ImageError(f"corrupt or truncated image: {reason(exc)}") from exc
 
 
 def _head(fp: BinaryIO) -> bytes:
@@ -419,8 +419,3 @@ def _too_large(exc: Exception) -> ImageError:
         tb = tb.tb_next
     found = _PIXELS_RE.search(str(exc))
     return ImageError(f"image too large: {found.group(1)} pixels" if found else "image too large")
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

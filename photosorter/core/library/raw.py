@@ -9,7 +9,6 @@ same-stem JPEG (the camera's RAW+JPEG), the RAW is that photo's companion, not a
 
 from __future__ import annotations
 
-import contextlib
 import io
 from collections.abc import Callable
 from typing import BinaryIO
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from photosorter.core.errors import ImageError
+from photosorter.core.library.decoders import DECODE_ERRORS, reason
 from photosorter.core.library.formats import is_decoded_name
 from photosorter.core.library.previews import choose_preview
 
@@ -78,7 +78,8 @@ def decode_raw(
             request = draft_size(*upright)
             preview = _preview(raw, stored, request)
             if preview is not None:
-                return _from_preview(preview, sizes.flip, draft_size, decode_preview), *upright
+                image = _from_preview(*preview, sizes.flip, draft_size, decode_preview)
+                return image, *upright
             half = request is not None and min(upright) // 2 >= min(request)
             rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)
     except rawpy.LibRawFileUnsupportedError as exc:
@@ -86,7 +87,7 @@ def decode_raw(
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:
         raise ImageError("damaged or truncated RAW file") from exc
     except rawpy.LibRawError as exc:
-        raise ImageError(f"unreadable RAW file: {_reason(exc)}") from exc
+        raise ImageError(f"unreadable RAW file: {reason(exc)}") from exc
     except MemoryError as exc:
         raise ImageError("RAW file too large to decode") from exc
     return Image.fromarray(np.ascontiguousarray(rgb), "RGB"), *upright  # LibRaw turned it
@@ -95,8 +96,11 @@ def decode_raw(
 # --- internals -------------------------------------------------------------------------
 
 
-def _preview(raw, stored: tuple[int, int], request: tuple[int, int] | None) -> bytes | None:
-    """The embedded JPEG when it shows the whole frame at the requested size, else None."""
+def _preview(
+    raw, stored: tuple[int, int], request: tuple[int, int] | None
+) -> tuple[bytes, bool] | None:
+    """The embedded JPEG when it shows the whole frame at the requested size, and whether
+    its own EXIF orientation turns it; else None."""
     import rawpy
 
     if request is None:  # the full size is wanted: no preview is enough
@@ -109,41 +113,28 @@ def _preview(raw, stored: tuple[int, int], request: tuple[int, int] | None) -> b
         return None
     if thumb.format != rawpy.ThumbFormat.JPEG or not thumb.data.startswith(b"\xff\xd8"):
         return None
-    size = _jpeg_size(thumb.data)
-    if size is None or choose_preview([size], stored, min(request)) is None:
+    header = _jpeg_header(thumb.data)
+    if header is None or choose_preview([header[0]], stored, min(request)) is None:
         return None
-    return bytes(thumb.data)
+    return bytes(thumb.data), header[1]
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """A JPEG's stored (width, height), from its header only."""
+def _jpeg_header(data: bytes) -> tuple[tuple[int, int], bool] | None:
+    """A JPEG's stored (width, height) and whether an EXIF orientation other than 1 turns
+    it, from its header only; None when it is no usable JPEG."""
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG",)) as img:
-            return img.size
-    except (Warning, OSError, SyntaxError, ValueError, EOFError):  # not a usable preview
+            turns = img.getexif().get(_EXIF_ORIENTATION, 1) != 1
+            return img.size, turns
+    except DECODE_ERRORS:  # not a usable preview
         return None
 
 
 def _from_preview(
-    data: bytes, flip: int, draft_size: DraftSize, decode_preview: PreviewDecoder
+    data: bytes, turns: bool, flip: int, draft_size: DraftSize, decode_preview: PreviewDecoder
 ) -> Image.Image:
     """Decode the preview; turn it by the RAW's flip unless its own EXIF orientation did."""
     image = decode_preview(io.BytesIO(data), draft_size)
-    if flip in _FLIPS and not _has_orientation(data):
+    if flip in _FLIPS and not turns:
         image = image.transpose(_FLIPS[flip])
     return image
-
-
-def _has_orientation(data: bytes) -> bool:
-    """Whether the JPEG turns itself (an EXIF orientation other than 1: upright as stored)."""
-    with contextlib.suppress(Exception), Image.open(io.BytesIO(data)) as img:
-        return img.getexif().get(_EXIF_ORIENTATION, 1) != 1
-    return False
-
-
-def _reason(exc: BaseException) -> str:
-    text = exc.args[0] if exc.args else ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = str(text).strip() or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
