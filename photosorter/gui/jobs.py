@@ -17,6 +17,15 @@ from photosorter.core.model.engine import ScoringParams
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """The model a job runs on: its spec, the device and the image encoder asked for."""
+
+    model: str
+    device: str | None
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
 class IndexRequest:
     """Scan `roots`, build the matrix for `categories`, then index every photo."""
 
@@ -24,9 +33,7 @@ class IndexRequest:
     scoring_generation: int
     roots: tuple[Path, ...]
     categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
+    engine: ModelChoice
     batch_size: int = 32
     show_stored: bool = False  # first list what the store knows under `roots`, then check
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
@@ -39,9 +46,7 @@ class MatrixRequest:
 
     scoring_generation: int
     categories: CategorySet
-    model: str
-    device: str | None
-    backend: str = "auto"
+    engine: ModelChoice
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,7 @@ class QueryRequest:
 
     generation: int
     text: str
-    model: str
-    device: str | None
-    backend: str = "auto"
+    engine: ModelChoice
 
 
 @dataclass(frozen=True)

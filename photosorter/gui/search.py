@@ -75,9 +75,7 @@ class Search(QObject):
             return
         self._generation += 1
         s = self.session
-        s.worker.request_query(
-            QueryRequest(self._generation, text, s.model_spec, s.device, s.backend)
-        )
+        s.worker.request_query(QueryRequest(self._generation, text, s.model_choice))
         self._set_label(self.tr("Photos matching “{words}”").format(words=text))
 
     def find_similar(self, row: int) -> None:

@@ -44,6 +44,7 @@ from photosorter.gui.workers import (
     JobProgress,
     JobStatus,
     MatrixRequest,
+    ModelChoice,
     ScoringReady,
     StoredGone,
     StoredListed,
@@ -256,9 +257,7 @@ class Session(QObject):
             self._scoring_generation,
             tuple(roots),
             self.categories,
-            self.model_spec,
-            self.device,
-            self.backend,
+            self.model_choice,
             batch_size=self.batch_size,
             cluster=self.settings.cluster,
             show_stored=only is None,
@@ -456,9 +455,7 @@ class Session(QObject):
             if not len(self.results):
                 return
         self.worker.request_matrix(
-            MatrixRequest(
-                self._scoring_generation, categories, self.model_spec, self.device, self.backend
-            )
+            MatrixRequest(self._scoring_generation, categories, self.model_choice)
         )
 
     def _save_categories(self, categories: CategorySet, renamed: dict[str, str]) -> CategorySet:
@@ -561,6 +558,11 @@ class Session(QObject):
                 self._apply_scoring(
                     replace(scoring, threshold=settings.threshold, min_fit=settings.min_fit)
                 )
+
+    @property
+    def model_choice(self) -> ModelChoice:
+        """The model, device and encoder the session's jobs run on."""
+        return ModelChoice(self.model_spec, self.device, self.backend)
 
     def _engine_in_effect(self) -> tuple[str, str, str]:
         effective = self.overrides.apply(self.settings)

@@ -59,6 +59,7 @@ from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
     JobProgress,
     JobStatus,
     MatrixRequest,
+    ModelChoice,
     QueryReady,
     QueryRequest,
     ScoringReady,
@@ -148,9 +149,9 @@ class InferenceWorker(QObject):
     def find_duplicates(self, request: DuplicatesRequest) -> None:
         self._duplicates_requested.emit(request)
 
-    def _engine_for(self, model: str, device: str | None, backend: str, generation: int) -> Engine:
-        spec = ModelSpec.parse(model)
-        device = None if device == "auto" else device
+    def _engine_for(self, choice: ModelChoice, generation: int) -> Engine:
+        spec, backend = ModelSpec.parse(choice.model), choice.backend
+        device = None if choice.device == "auto" else choice.device
         engine = self._engine
         if engine is None or (engine.spec, engine.requested_device, engine.requested_backend) != (
             spec,
@@ -178,7 +179,7 @@ class InferenceWorker(QObject):
             return
         gen = request.scoring_generation
         try:
-            engine = self._engine_for(request.model, request.device, request.backend, gen)
+            engine = self._engine_for(request.engine, gen)
             ready = self._scoring(engine, gen, request.categories)
         except Exception as exc:
             self.scoring_failed.emit(_failure(gen, exc))
@@ -196,7 +197,7 @@ class InferenceWorker(QObject):
             return
         gen = request.generation
         try:
-            engine = self._engine_for(request.model, request.device, request.backend, gen)
+            engine = self._engine_for(request.engine, gen)
             vector = text_query(engine, self._store, request.text)
         except Exception as exc:
             self.query_failed.emit(_failure(gen, exc))
@@ -274,7 +275,7 @@ class InferenceWorker(QObject):
             self.stored_listed.emit(StoredListed(gen, page, raws))
             pages.append(page)
         listing = joined(pages)
-        model_id = self._engine_for(request.model, request.device, request.backend, gen).model_id
+        model_id = self._engine_for(request.engine, gen).model_id
         spare = len(listing) // 16  # room for new photos before the matrix must grow
         vectors, has = stored_vectors(self._store, model_id, listing.keys, spare)
         try:
@@ -310,7 +311,7 @@ class InferenceWorker(QObject):
     def _prepare_scoring(self, request: IndexRequest) -> tuple[Engine, ScoringReady]:
         """The engine and the categories' matrix (a ModelError without a model)."""
         gen = request.generation
-        engine = self._engine_for(request.model, request.device, request.backend, gen)
+        engine = self._engine_for(request.engine, gen)
         self.status_changed.emit(JobStatus(gen, "Preparing categories…"))
         return engine, self._scoring(engine, request.scoring_generation, request.categories)
 
