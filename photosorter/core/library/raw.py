@@ -10,6 +10,7 @@ same-stem JPEG (the camera's RAW+JPEG), the RAW is that photo's companion, not a
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -64,12 +65,14 @@ def decode_raw(
 ) -> tuple[Image.Image, int, int]:
     """The upright RGB picture of a RAW file, and its full upright (width, height).
 
-    The file is read whole (its size was checked when it was opened).
+    LibRaw reads an open file itself, through the file's descriptor where the OS names one
+    (Linux: /proc/self/fd), so a large RAW is never held whole in memory; bytes, or a file
+    without such a name, are read whole (their size was checked when they were opened).
     """
     import rawpy
 
     try:
-        with rawpy.imread(io.BytesIO(fp.read())) as raw:
+        with rawpy.imread(_libraw_source(fp)) as raw:
             sizes = raw.sizes
             if sizes.raw_width * sizes.raw_height > max_pixels:
                 raise ImageError(f"image too large: {sizes.raw_width} x {sizes.raw_height} pixels")
@@ -94,6 +97,15 @@ def decode_raw(
 
 
 # --- internals -------------------------------------------------------------------------
+
+
+def _libraw_source(fp: BinaryIO) -> str | io.BytesIO:
+    """What rawpy opens: the very file `fp` is (by its descriptor), else its bytes."""
+    try:
+        name = f"/proc/self/fd/{fp.fileno()}"
+    except (AttributeError, OSError, io.UnsupportedOperation):  # bytes in memory
+        return io.BytesIO(fp.read())
+    return name if os.path.exists(name) else io.BytesIO(fp.read())
 
 
 def _preview(

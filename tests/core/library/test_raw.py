@@ -115,6 +115,23 @@ def test_damaged_raws_are_clear_per_file_errors(tmp_path: Path) -> None:
         images.open_image_file(not_raw)
 
 
+def test_a_big_raw_is_never_held_whole_in_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    big = tmp_path / "big.dng"
+    with big.open("wb") as f:  # a TIFF header, then 256 MB (sparse): LibRaw refuses it
+        f.write(dng_bytes(scene("red"))[:8])
+        f.truncate(256 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageError, match="RAW"):
+            images.decode_photo(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # LibRaw reads the file itself; Python never holds it
+
+
 @pytest.mark.parametrize(
     "head",
     [b"FUJIFILMCCD-RAW ", b"IIRO\x08\0\0\0", b"IIU\0\x08\0\0\0", b"\0\0\0\x18ftypcrx \0\0\0\x01",
