@@ -172,15 +172,24 @@ class Store:
         """path -> (size, mtime_ns, hash) for the paths the store knows."""
         return self._by_path("files", "hash", paths)
 
-    def _by_path(self, table: str, column: str, paths: Sequence[str]) -> dict:
-        """path -> (size, mtime_ns, `column`) from `table`, in chunks of bound parameters."""
+    def _by_path(
+        self,
+        table: str,
+        column: str,
+        paths: Sequence[str],
+        where: str = "",
+        args: Sequence[object] = (),
+    ) -> dict:
+        """path -> (size, mtime_ns, `column`) from `table` (rows matching `where` too), in
+        chunks of bound parameters."""
         found: dict[str, tuple] = {}
         for i in range(0, len(paths), _CHUNK):
             chunk = paths[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT path, size, mtime_ns, {column} FROM {table} WHERE path IN ({marks})",
-                chunk,
+                f"SELECT path, size, mtime_ns, {column} FROM {table} "
+                f"WHERE path IN ({marks}) {where}",
+                [*chunk, *args],
             )
             found.update((p, (s, m, v)) for p, s, m, v in rows)
         return found
@@ -195,16 +204,20 @@ class Store:
             )
             self.conn.executemany("DELETE FROM failures WHERE path = ?", [r[:1] for r in rows])
 
-    def lookup_failures(self, paths: Sequence[str]) -> dict[str, tuple[int, int, str]]:
-        """path -> (size, mtime_ns, error) of the paths that could not be read as images."""
-        return self._by_path("failures", "error", paths)
+    def lookup_failures(
+        self, paths: Sequence[str], decoders: str
+    ) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, error) of the paths that the same `decoders`
+        (decoders.installed()) could not read as images."""
+        return self._by_path("failures", "error", paths, "AND decoders = ?", (decoders,))
 
-    def remember_failures(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
-        """Record (path, size, mtime_ns, error): that content is no image we can read."""
+    def remember_failures(self, rows: Iterable[tuple[str, int, int, str]], decoders: str) -> None:
+        """Record (path, size, mtime_ns, error): that content is no image `decoders` can read."""
         with self.transaction():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO failures(path, size, mtime_ns, error) VALUES (?, ?, ?, ?)",
-                list(rows),
+                "INSERT OR REPLACE INTO failures(path, size, mtime_ns, error, decoders) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(*row, decoders) for row in rows],
             )
 
     def forget_file(self, path: str) -> None:

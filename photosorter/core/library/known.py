@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from photosorter.core.library.cache import Store
+from photosorter.core.library.decoders import installed
 
 BATCH = 4096  # photos per batch of already-known results
 
@@ -85,7 +86,8 @@ def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
     hits = _unchanged(stats, store.lookup_files(names))
     known.embedded = store.get_embeddings(model, list(set(hits.values())))
     # A file read well is no failure (remember_files clears it): look up only the rest.
-    bad = _unchanged(stats, store.lookup_failures([n for n in names if n not in hits]))
+    unknown = [n for n in names if n not in hits]
+    bad = _unchanged(stats, store.lookup_failures(unknown, installed()) if unknown else {})
     for path in paths:
         name = str(path)
         if name not in stats:

@@ -24,6 +24,7 @@ import numpy as np
 from photosorter.core.categories import UNCATEGORIZED, CategorySet
 from photosorter.core.errors import ImageError
 from photosorter.core.library.cache import ImageInfo, Store, as_stored
+from photosorter.core.library.decoders import installed
 from photosorter.core.library.images import (
     PreprocessSpec,
     decode_photo,
@@ -207,9 +208,12 @@ class BatchWriter:
         store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
         stats = self.stats
         store.remember_failures(
-            (str(r.path), stats[str(r.path)].st_size, stats[str(r.path)].st_mtime_ns, r.error)
-            for r in unreadable
-            if str(r.path) in stats
+            (
+                (str(r.path), stats[str(r.path)].st_size, stats[str(r.path)].st_mtime_ns, r.error)
+                for r in unreadable
+                if str(r.path) in stats
+            ),
+            installed(),
         )
         self.done += len(results)
         self.failed += sum(1 for r in results if r.error)

@@ -143,6 +143,11 @@ MIGRATIONS: list[str] = [
         error TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 7: which decoders were installed when a file failed (decoders.installed()): a failure
+    # counts only while they are the same, so installing pillow-heif retries the HEIC files.
+    """
+    ALTER TABLE failures ADD COLUMN decoders TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from photosorter.core.library import decoders, pipeline
 from photosorter.core.library.cache import Store
+from photosorter.core.library.decoders import installed
 from photosorter.core.library.pipeline import index_photos
 from photosorter.core.model import accel, accel_choice
 from photosorter.core.model.engine import Engine
@@ -198,8 +200,6 @@ def test_unreadable_files_are_remembered_until_they_change(
         assert set(first) == {broken, garbage}
 
         # A new run, a new engine: nothing is read, nothing decoded, no model loaded.
-        from photosorter.core.library import pipeline
-
         def never(*_args: object) -> None:
             raise AssertionError("an unchanged unreadable file was read again")
 
@@ -216,7 +216,33 @@ def test_unreadable_files_are_remembered_until_they_change(
         fixed = list(index_photos(paths, Engine(tiny_spec, "cpu"), store, workers=1))
         assert set(_errors(fixed)) == {garbage}
         assert broken in {r.path for b in fixed for r in b.ok}
-        assert str(broken) not in store.lookup_failures([str(broken)])
+        assert str(broken) not in store.lookup_failures([str(broken)], installed())
+
+
+def test_remembered_failures_are_tried_again_once_the_decoders_change(
+    tiny_spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heic = tmp_path / "IMG_0001.heic"  # say, pillow-heif was not installed then
+    heic.write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 200)
+    reads: list[Path] = []
+    prepare = pipeline._prepare
+    monkeypatch.setattr(
+        pipeline, "_prepare", lambda path, *rest: reads.append(path) or prepare(path, *rest)
+    )
+    with Store(tmp_path / "s.db") as store:
+        for _run in range(2):
+            assert set(_errors(index_photos([heic], Engine(tiny_spec, "cpu"), store))) == {heic}
+        assert reads == [heic]  # remembered: the second run did not read it
+        # A decoder is installed (a module appears): the failure no longer counts.
+        monkeypatch.setattr(decoders, "_DECODERS", (*decoders._DECODERS, "json"))
+        installed.cache_clear()
+        try:
+            assert set(_errors(index_photos([heic], Engine(tiny_spec, "cpu"), store))) == {heic}
+            assert reads == [heic, heic]
+            assert store.lookup_failures([str(heic)], installed())  # remembered anew
+        finally:
+            monkeypatch.undo()
+            installed.cache_clear()
 
 
 def test_a_new_unreadable_file_needs_no_model(
