@@ -1,8 +1,10 @@
 """When a changed file is complete: the settle clock behind FolderWatcher, free of watchdog.
 
 A file is complete right after its writer closes it, or once its size and mtime have
-stayed the same for `settle_s`. Each file is handed out once per content state; paths
-PhotoSorter writes itself are ignored for a minute, so its own moves never come back.
+stayed the same for `settle_s`. A photo whose RAW (same name, RAW extension) is still being
+written waits for it: the photo carries its RAW when it is moved. Each file is handed out
+once per content state; paths PhotoSorter writes itself are ignored for a minute, so its own
+moves never come back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from photosorter.core.library.formats import raw_companions
 
 _OWN_FOR_S = 60.0  # how long a path PhotoSorter wrote stays ignored
 
@@ -82,7 +86,8 @@ class Settler:
     def settled(self) -> list[Path]:
         """Pending files that are complete now; each is handed out once."""
         now = time.monotonic()
-        done = []
+        ready: list[tuple[Path, tuple[int, int]]] = []
+        arriving: dict[Path, list[str]] = {}  # folder -> names still being written there
         for path, (size, mtime, since, closed) in list(self._pending.items()):
             try:
                 st = path.stat()
@@ -92,13 +97,17 @@ class Settler:
             state = (st.st_size, st.st_mtime_ns)
             if state != (size, mtime):
                 self._pending[path] = (*state, now, False)  # still being written
+            elif (closed or now - since >= self.settle_s) and (size or closed):
+                ready.append((path, state))  # an empty file waits for content or its close
                 continue
-            if size == 0 and not closed:
-                continue  # an empty placeholder; wait for content or the close event
-            if closed or now - since >= self.settle_s:
-                del self._pending[path]
-                self._delivered[path] = state
-                done.append(path)
+            arriving.setdefault(path.parent, []).append(path.name)
+        done = []
+        for path, state in ready:
+            if raw_companions(path, arriving.get(path.parent, ())):
+                continue  # its RAW is still arriving: they go together
+            del self._pending[path]
+            self._delivered[path] = state
+            done.append(path)
         with self._lock:  # forget own-path marks after a while: a later real change counts
             for path, when in list(self._own.items()):
                 if now - when > _OWN_FOR_S:
