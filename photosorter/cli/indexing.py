@@ -11,6 +11,7 @@ import numpy as np
 
 from photosorter.core.library.cache import Store
 from photosorter.core.library.known import PhotoResult, Progress, known_batches, stat_pass
+from photosorter.core.library.matrix import EmbeddingMatrix, open_matrix
 from photosorter.core.library.scanner import check_roots, scan
 from photosorter.core.model.engine import Engine
 
@@ -20,12 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class Indexed:
-    """The photos indexed (`vectors[i]` embeds `photos[i]`) and those that failed."""
+    """The photos indexed and those that failed; `photos[i]`'s embedding is row `rows[i]` of
+    the model's mapped `matrix` (photos of one content share a row)."""
 
     photos: list[PhotoResult] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     errors: list[PhotoResult] = field(default_factory=list)
     progress: Progress | None = None  # the last batch's
+    matrix: EmbeddingMatrix | None = None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def vectors(self, photos: np.ndarray | list[int]) -> np.ndarray:
+        """The float32 embeddings of `photos` (indices into `photos`)."""
+        if self.matrix is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.matrix.vectors[self.rows[np.asarray(photos, dtype=np.int64)]].astype(np.float32)
 
 
 def index_paths(
@@ -38,7 +47,8 @@ def index_paths(
     cluster: Cluster | None = None,
 ) -> Indexed:
     """Every image under `roots` (plus `extra` files) embedded: from the store when known,
-    else read and encoded now (on `cluster` when given), with a progress line on a terminal.
+    else read and encoded now (on `cluster` when given), with a progress line on a terminal;
+    then the rows of the model's mapped matrix that hold them (no vectors gathered here).
 
     When the store knows every file, neither the decoders nor the model are imported."""
     import time
@@ -51,7 +61,6 @@ def index_paths(
     )
     paths = list(dict.fromkeys([*found, *extra]))
     progress = ProgressLine(err) if err.isatty() else None
-    chunks = []
     known = stat_pass(paths, store, engine.model_id)
     if known.todo:
         from photosorter.core.library.pipeline import index_photos
@@ -62,16 +71,32 @@ def index_paths(
     for batch in batches:
         out.progress = batch.progress
         out.errors += [r for r in batch.results if r.error]
-        if batch.ok:
-            out.photos += batch.ok
-            chunks.append(batch.vectors)
+        out.photos += batch.ok
         if progress:
             progress.update(batch.progress)
     if progress:
         progress.finish()
-    if chunks:
-        out.vectors = np.concatenate(chunks)
+    if out.photos:
+        _place_in_matrix(out, store, engine.model_id)
     return out
+
+
+def _place_in_matrix(out: Indexed, store: Store, model: str) -> None:
+    """Map the model's matrix (with the photos embedded just now) and find each photo's row;
+    a photo whose embedding vanished meanwhile (another process) becomes an error."""
+    out.matrix = open_matrix(store, model)
+    rows = out.matrix.rows_of([r.key for r in out.photos], store)  # type: ignore[misc]
+    lost = rows < 0
+    if lost.any():
+        gone = set(np.flatnonzero(lost).tolist())
+        out.errors += [
+            PhotoResult(r.path, error="its embedding was removed from the store meanwhile")
+            for i, r in enumerate(out.photos)
+            if i in gone
+        ]
+        out.photos = [r for i, r in enumerate(out.photos) if i not in gone]
+        rows = rows[~lost]
+    out.rows = rows
 
 
 def report_errors(errors: Sequence[PhotoResult], err: TextIO) -> None:
