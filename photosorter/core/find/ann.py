@@ -29,6 +29,7 @@ from photosorter.core.library.matrix import EmbeddingMatrix, float32_chunks
 
 EXACT_LIMIT = 300_000  # past this many photos an exact query takes over ~0.5 s (2 cores)
 PROBES = 8  # lists scanned per query: recall@20 >= 0.95 measured (README)
+_SHORTLIST = 8  # a restricted search probes on until it holds this many rows per result
 _TAIL_LIMIT = 50_000  # unlisted rows a query scans exactly before they are listed
 _GROWTH = 4  # relearn the centroids when the library has grown this much since
 _SAMPLE_PER_LIST = 40  # k-means sample rows per centroid
@@ -106,7 +107,8 @@ def search_index(
     allowed: np.ndarray | None = None,
 ) -> Ranked:
     """Rank the rows of the `probes` lists nearest `query`, and every unlisted row. With
-    `allowed` (a mask over the rows), only those, probing further lists until `limit` are in."""
+    `allowed` (a mask over the rows), only those, probing further lists until there are
+    `_SHORTLIST` candidates per result wanted (a sparse subset: its best may lie farther)."""
     query = np.asarray(query, dtype=np.float32)
 
     def kept(part: np.ndarray) -> np.ndarray:
@@ -115,7 +117,7 @@ def search_index(
     parts = [kept(np.arange(index.covered, len(vectors)))]
     found = len(parts[0])
     for probed, c in enumerate(np.argsort(-(index.centroids @ query))):
-        if probed >= probes and found >= limit:
+        if probed >= probes and found >= limit * _SHORTLIST:
             break
         parts.append(kept(index.order[index.offsets[c] : index.offsets[c + 1]]))
         found += len(parts[-1])

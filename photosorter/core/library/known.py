@@ -2,8 +2,8 @@
 
 A file whose (path, size, mtime) the store has seen is either embedded already (its
 vector is ready, in the model's mapped matrix) or known to be no readable image (its error
-is ready); only the rest needs the decode + encode pipeline. This module imports neither Pillow nor the model, so a
-search over an indexed folder answers without loading them.
+is ready); only the rest needs the decode + encode pipeline. This module imports neither
+Pillow nor the model, so a search over an indexed folder answers without loading them.
 """
 
 from __future__ import annotations
