@@ -7,6 +7,10 @@ lists, read from the mapped matrix, plus the rows added since the lists were mad
 no second copy of the vectors (HNSW in faiss or usearch does; faiss built HNSW at ~800
 photos/s on 2 cores, hours at 10M: README, "A library of 10 million photos").
 
+A search may be restricted to some rows (the folders searched, a part of the store): the
+index covers the whole matrix, and a query keeps only the allowed rows of the lists it
+probes, probing on until it holds `_SHORTLIST` candidates per result wanted.
+
 The index is one file beside the matrix (ivf.npz, replaced atomically: two processes that
 build at once waste work, never corrupt it). Rows added later are listed on the next use
 once there are more than `_TAIL_LIMIT`; a rebuilt matrix, or a library grown fourfold since
