@@ -54,7 +54,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         indexed = index_paths(args.paths, make_engine(args), store, err, cluster=cluster)
         photos, rows, failed = photos_with_info(store, indexed.photos)
     errors = [*indexed.errors, *failed]
-    groups = find_duplicates(photos, indexed.vectors[rows], threshold=args.threshold)
+    groups = find_duplicates(photos, indexed.vectors(rows), threshold=args.threshold)
     for group in groups:
         if args.json:
             record = {"paths": [str(p) for p in group.paths], "best": str(group.best.path)}

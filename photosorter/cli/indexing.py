@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from photosorter.core.library.cache import Store
-from photosorter.core.library.known import PhotoResult, Progress, known_batches, stat_pass
+from photosorter.core.library.known import Known, PhotoResult, Progress, stat_pass
+from photosorter.core.library.matrix import EmbeddingMatrix, open_matrix
 from photosorter.core.library.scanner import check_roots, scan
 from photosorter.core.model.engine import Engine
 
@@ -20,12 +21,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class Indexed:
-    """The photos indexed (`vectors[i]` embeds `photos[i]`) and those that failed."""
+    """The photos indexed and those that failed; `photos[i]`'s embedding is row `rows[i]` of
+    the model's mapped `matrix` (photos of one content share a row)."""
 
     photos: list[PhotoResult] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     errors: list[PhotoResult] = field(default_factory=list)
     progress: Progress | None = None  # the last batch's
+    matrix: EmbeddingMatrix | None = None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def vectors(self, photos: np.ndarray | list[int]) -> np.ndarray:
+        """The float32 embeddings of `photos` (indices into `photos`)."""
+        if self.matrix is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.matrix.vectors[self.rows[np.asarray(photos, dtype=np.int64)]].astype(np.float32)
 
 
 def index_paths(
@@ -38,40 +47,68 @@ def index_paths(
     cluster: Cluster | None = None,
 ) -> Indexed:
     """Every image under `roots` (plus `extra` files) embedded: from the store when known,
-    else read and encoded now (on `cluster` when given), with a progress line on a terminal.
+    else read and encoded now (on `cluster` when given, with a progress line on a terminal);
+    then the rows of the model's mapped matrix that hold them (no vectors gathered here).
 
     When the store knows every file, neither the decoders nor the model are imported."""
-    import time
-
-    from photosorter.cli.output import ProgressLine
-
     out = Indexed()
     found = scan(
         check_roots(roots), on_error=lambda p, m: out.errors.append(PhotoResult(p, error=m))
     )
     paths = list(dict.fromkeys([*found, *extra]))
-    progress = ProgressLine(err) if err.isatty() else None
-    chunks = []
     known = stat_pass(paths, store, engine.model_id)
+    out.photos, out.errors = list(known.fast), [*out.errors, *known.errors]
     if known.todo:
-        from photosorter.core.library.pipeline import index_photos
+        _index_new(out, known, engine, store, err, cluster)
+    if out.photos:
+        _place_in_matrix(out, known, store, engine.model_id)
+    return out
 
-        batches = index_photos(paths, engine, store, known=known, cluster=cluster)
-    else:
-        batches = known_batches(known, len(paths), time.monotonic())
-    for batch in batches:
+
+def _index_new(
+    out: Indexed,
+    known: Known,
+    engine: Engine,
+    store: Store,
+    err: TextIO,
+    cluster: Cluster | None,
+) -> None:
+    """Read and encode the photos the stat pass could not answer (`known.todo`)."""
+    from photosorter.cli.output import ProgressLine
+    from photosorter.core.library.pipeline import index_photos
+
+    progress = ProgressLine(err) if err.isatty() else None
+    todo = Known(todo=known.todo, stats=known.stats)  # the answered ones are in `out` already
+    for batch in index_photos(known.todo, engine, store, known=todo, cluster=cluster):
         out.progress = batch.progress
         out.errors += [r for r in batch.results if r.error]
-        if batch.ok:
-            out.photos += batch.ok
-            chunks.append(batch.vectors)
+        out.photos += batch.ok
         if progress:
             progress.update(batch.progress)
     if progress:
         progress.finish()
-    if chunks:
-        out.vectors = np.concatenate(chunks)
-    return out
+
+
+def _place_in_matrix(out: Indexed, known: Known, store: Store, model: str) -> None:
+    """Map the model's matrix (with the photos embedded just now) and find each photo's row:
+    the stat pass's rows for the photos it answered (first in `out.photos`), unless the
+    matrix was rebuilt since. A photo whose embedding vanished meanwhile becomes an error."""
+    out.matrix = open_matrix(store, model)
+    same = known.matrix is not None and known.matrix.generation == out.matrix.generation
+    answered = len(known.fast) if same else 0
+    rest = out.matrix.rows_of([r.key for r in out.photos[answered:]], store)  # type: ignore[misc]
+    rows = np.concatenate([known.rows[:answered], rest])
+    lost = rows < 0
+    if lost.any():
+        gone = set(np.flatnonzero(lost).tolist())
+        out.errors += [
+            PhotoResult(r.path, error="its embedding was removed from the store meanwhile")
+            for i, r in enumerate(out.photos)
+            if i in gone
+        ]
+        out.photos = [r for i, r in enumerate(out.photos) if i not in gone]
+        rows = rows[~lost]
+    out.rows = rows
 
 
 def report_errors(errors: Sequence[PhotoResult], err: TextIO) -> None:

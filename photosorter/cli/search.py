@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from photosorter.cli.options import (
     add_cluster_options,
@@ -62,7 +63,7 @@ def split_terms(terms: list[str], like: Path | None) -> tuple[str | None, list[P
 def cmd_search(args: argparse.Namespace) -> int:
     from photosorter.cli.indexing import index_paths, report_errors
     from photosorter.core.errors import ConfigError
-    from photosorter.core.find.search import combine, rank, text_query
+    from photosorter.core.find.search import text_query
 
     out, err = sys.stdout, sys.stderr
     if args.limit < 1:
@@ -77,20 +78,63 @@ def cmd_search(args: argparse.Namespace) -> int:
             roots, engine, store, err, extra=[like] if like else [], cluster=cluster
         )
         parts = [text_query(engine, store, query)] if query is not None else []
-    rows = [i for i, r in enumerate(indexed.photos) if r.path != like]  # not the query itself
     if like is not None:
         parts.append(_like_vector(indexed, like, args.like))
-    vectors = indexed.vectors[rows] if rows else indexed.vectors[:0]
-    ranked = rank(vectors, combine(parts, vectors), args.limit)
-    for row, score in zip(ranked.index, ranked.score, strict=True):
-        path = str(indexed.photos[rows[row]].path)
+    for path, score in _best(indexed, parts, like, args.limit, err):
         if args.json:
-            out.write(json.dumps({"path": path, "score": round(float(score), 4)}) + "\n")
+            out.write(json.dumps({"path": str(path), "score": round(float(score), 4)}) + "\n")
         else:
             out.write(f"{score:.4f}  {path}\n")
     out.flush()
     report_errors(indexed.errors, err)
     return EXIT_SOME_FAILED if indexed.errors else EXIT_OK
+
+
+def _best(indexed, parts: list, like: Path | None, limit: int, err: TextIO):
+    """(path, score) of the `limit` photos best matching `parts`, the --like photo left out:
+    its content's other copies stay. Past `ann.EXACT_LIMIT` photos, through the search index
+    (built once, with progress on `err`)."""
+    import numpy as np
+
+    from photosorter.core.find.ann import search_rows
+    from photosorter.core.find.search import combine, spread_sample
+
+    searched = [i for i, r in enumerate(indexed.photos) if r.path != like]
+    if not searched:
+        return
+    rows = np.unique(indexed.rows[searched])
+    vectors = indexed.matrix.vectors
+    query = combine(parts, spread_sample(vectors, rows))
+    ranked = search_rows(indexed.matrix, rows, query, limit, on_progress=_IndexProgress(err))
+    by_row = np.argsort(indexed.rows, kind="stable")  # photos in row order: copies together
+    sorted_rows = indexed.rows[by_row]
+    shown = 0
+    for row, score in zip(ranked.index, ranked.score, strict=True):
+        lo, hi = np.searchsorted(sorted_rows, [row, row + 1])
+        for i in by_row[lo:hi]:
+            path = indexed.photos[i].path
+            if path != like and shown < limit:
+                shown += 1
+                yield path, score
+
+
+class _IndexProgress:
+    """Says on `err` that the search index is being built (minutes at 10M photos, once), with
+    a progress line on a terminal."""
+
+    def __init__(self, err: TextIO) -> None:
+        from photosorter.cli.output import ProgressLine
+
+        self.err = err
+        self.line = ProgressLine(err) if err.isatty() else None
+
+    def __call__(self, progress) -> None:
+        if progress.done == 0:
+            print("building the search index (once; later searches reuse it)", file=self.err)
+        elif self.line:
+            self.line.update(progress)
+        if self.line and progress.done >= progress.total:
+            self.line.finish()
 
 
 def _like_vector(indexed, like: Path, shown: Path):
@@ -99,6 +143,6 @@ def _like_vector(indexed, like: Path, shown: Path):
 
     for i, r in enumerate(indexed.photos):
         if r.path == like:
-            return indexed.vectors[i]
+            return indexed.vectors([i])[0]
     failed = [r.error for r in indexed.errors if r.path == like]
     raise ConfigError(f"--like {shown}: {failed[0] if failed else 'not an image'}")

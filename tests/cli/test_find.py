@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from photosorter import cli
+from photosorter.core.find import ann
 from tests.fixtures.duplicates import make_duplicate_set
 from tests.fixtures.photoset import Photoset, make_photoset
 
@@ -63,6 +64,38 @@ def test_search_like_and_combined(photoset, tiny_spec: str, tmp_path: Path, caps
     both = search_json(capsys, store, tiny_spec, "red", str(folder), "--like", str(like),
                        "--limit", "2")  # fmt: skip
     assert [ps.labels[Path(r["path"])] for r in both] == [("circle", "red")] * 2
+
+
+def test_past_the_exact_limit_search_uses_the_index_with_the_exact_results(
+    photoset, tiny_spec: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, ps = photoset
+    store = tmp_path / "s.db"
+    like = next(p for p, label in ps.labels.items() if label == ("circle", "blue"))
+    part = folder / "2024"  # a part of what the store knows: the index covers all of it
+    searches = [
+        ["red", str(folder)],
+        ["red", str(part), "--limit", "5"],
+        ["--like", str(like), str(folder), "--limit", "6"],
+        ["red", str(part), "--like", str(like), "--limit", "4"],
+    ]
+    exact = [search_json(capsys, store, tiny_spec, *args) for args in searches]
+    assert not list(tmp_path.glob("s.db.matrix/*/ivf.npz"))
+    monkeypatch.setattr(ann, "EXACT_LIMIT", 3)
+    code, _, err = run(capsys, "index", str(folder), "--model", tiny_spec, "--cache", str(store))
+    assert code == 0 and "search index" not in err
+    code, lines, err = run(capsys, "search", *searches[0], "--json", "--model", tiny_spec,
+                           "--cache", str(store))  # fmt: skip
+    assert code == 0 and "building the search index" in err  # built once, said so
+    assert [json.loads(line) for line in lines] == exact[0]
+    assert len(list(tmp_path.glob("s.db.matrix/*/ivf.npz"))) == 1
+    for args, before in zip(searches[1:], exact[1:], strict=True):
+        code, lines, err = run(capsys, "search", *args, "--json", "--model", tiny_spec,
+                               "--cache", str(store))  # fmt: skip
+        assert code == 0 and "search index" not in err  # reused
+        assert [json.loads(line) for line in lines] == before, args
+    assert all(Path(r["path"]).is_relative_to(part) for r in exact[1] + exact[3])
+    assert str(like) not in [r["path"] for r in exact[2] + exact[3]]
 
 
 def test_search_usage_errors(photoset, tiny_spec: str, tmp_path: Path, capsys) -> None:

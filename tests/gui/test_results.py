@@ -193,3 +193,13 @@ def test_review_rows_least_sure_first_without_manual_or_uncategorized():
     model = PhotoModel(results)
     model.set_category(None, review=True)
     assert [model.result_row(model.index(r)) for r in range(model.rowCount())] == rows.tolist()
+
+
+def test_ranked_lists_rows_with_an_embedding_best_first_ties_by_row():
+    results = ResultSet()
+    results.set_scoring(scoring())
+    results.add_batch(batch(6, errors=1))  # row 0 failed; rows 1-6 alternate e0, e1, e2
+    results.forget(["/p/img003.jpg"])  # row 4 (e0) deleted: no longer ranked
+    rows, scores = results.ranked(np.array([0.6, 0.8, 0.0, 0.0], dtype=np.float32))
+    assert rows.tolist() == [2, 5, 1, 3, 6]
+    np.testing.assert_allclose(scores, [0.8, 0.8, 0.6, 0.0, 0.0])

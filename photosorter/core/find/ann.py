@@ -7,6 +7,10 @@ lists, read from the mapped matrix, plus the rows added since the lists were mad
 no second copy of the vectors (HNSW in faiss or usearch does; faiss built HNSW at ~800
 photos/s on 2 cores, hours at 10M: README, "A library of 10 million photos").
 
+A search may be restricted to some rows (the folders searched, a part of the store): the
+index covers the whole matrix, and a query keeps only the allowed rows of the lists it
+probes, probing on until it holds `_SHORTLIST` candidates per result wanted.
+
 The index is one file beside the matrix (ivf.npz, replaced atomically: two processes that
 build at once waste work, never corrupt it). Rows added later are listed on the next use
 once there are more than `_TAIL_LIMIT`; a rebuilt matrix, or a library grown fourfold since
@@ -16,22 +20,28 @@ the centroids were learnt, relearns them.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from photosorter.core.find.search import Ranked, best_of, rank, similarities
+from photosorter.core.find.search import Ranked, best_of, rank, similarities, similarities_of
+from photosorter.core.library.known import Progress
 from photosorter.core.library.matrix import EmbeddingMatrix, float32_chunks
 
 EXACT_LIMIT = 300_000  # past this many photos an exact query takes over ~0.5 s (2 cores)
 PROBES = 8  # lists scanned per query: recall@20 >= 0.95 measured (README)
+_SHORTLIST = 8  # a restricted search probes on until it holds this many rows per result
 _TAIL_LIMIT = 50_000  # unlisted rows a query scans exactly before they are listed
 _GROWTH = 4  # relearn the centroids when the library has grown this much since
 _SAMPLE_PER_LIST = 40  # k-means sample rows per centroid
 _ITERATIONS = 8
 _CHUNK = 8192
 _FILE = "ivf.npz"
+
+OnProgress = Callable[[Progress], None]  # done/total: rows compared with the centroids
 
 
 @dataclass(frozen=True)
@@ -55,59 +65,114 @@ def search(
     query: np.ndarray,
     limit: int,
     *,
-    exact_limit: int = EXACT_LIMIT,
+    exact_limit: int | None = None,
     probes: int = PROBES,
+    on_progress: OnProgress | None = None,
 ) -> Ranked:
-    """The `limit` rows of `matrix` most similar to `query`: exact up to `exact_limit` rows,
-    through the inverted lists (built or brought up to date as needed) past it."""
-    if len(matrix) <= exact_limit:
+    """The `limit` rows of `matrix` most similar to `query`: exact up to `exact_limit` rows
+    (default `EXACT_LIMIT`), through the inverted lists (built or brought up to date as
+    needed, reporting to `on_progress`) past it."""
+    if len(matrix) <= _exact_limit(exact_limit):
         return rank(matrix.vectors, query, limit)
-    return search_index(open_index(matrix), matrix.vectors, query, limit, probes)
+    return search_index(open_index(matrix, on_progress), matrix.vectors, query, limit, probes)
+
+
+def search_rows(
+    matrix: EmbeddingMatrix,
+    rows: np.ndarray,
+    query: np.ndarray,
+    limit: int,
+    *,
+    exact_limit: int | None = None,
+    probes: int = PROBES,
+    on_progress: OnProgress | None = None,
+) -> Ranked:
+    """`search` restricted to `rows` of `matrix` (each once; the photos searched may be a part
+    of the store): exact over them up to `exact_limit` of them, else through the lists."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) <= _exact_limit(exact_limit):
+        return best_of(rows, similarities_of(matrix.vectors, rows, query), limit)
+    allowed = np.zeros(len(matrix), dtype=np.bool_)
+    allowed[rows] = True
+    index = open_index(matrix, on_progress)
+    return search_index(index, matrix.vectors, query, limit, probes, allowed)
+
+
+def _exact_limit(given: int | None) -> int:
+    return EXACT_LIMIT if given is None else given
 
 
 def search_index(
-    index: IvfIndex, vectors: np.ndarray, query: np.ndarray, limit: int, probes: int = PROBES
+    index: IvfIndex,
+    vectors: np.ndarray,
+    query: np.ndarray,
+    limit: int,
+    probes: int = PROBES,
+    allowed: np.ndarray | None = None,
 ) -> Ranked:
-    """Rank the rows of the `probes` lists nearest `query`, and every unlisted row."""
+    """Rank the rows of the `probes` lists nearest `query`, and every unlisted row. With
+    `allowed` (a mask over the rows), only those, probing further lists until there are
+    `_SHORTLIST` candidates per result wanted (a sparse subset: its best may lie farther)."""
     query = np.asarray(query, dtype=np.float32)
-    near = np.argsort(-(index.centroids @ query))[:probes]
-    parts = [index.order[index.offsets[c] : index.offsets[c + 1]] for c in near]
-    parts.append(np.arange(index.covered, len(vectors)))
+
+    def kept(part: np.ndarray) -> np.ndarray:
+        return part if allowed is None else part[allowed[part]]
+
+    parts = [kept(np.arange(index.covered, len(vectors)))]
+    found = len(parts[0])
+    for probed, c in enumerate(np.argsort(-(index.centroids @ query))):
+        if probed >= probes and found >= limit * _SHORTLIST:
+            break
+        parts.append(kept(index.order[index.offsets[c] : index.offsets[c + 1]]))
+        found += len(parts[-1])
     rows = np.sort(np.concatenate(parts).astype(np.int64))  # in file order: fewer seeks
     return best_of(rows, similarities(vectors[rows], query), limit)
 
 
-def open_index(matrix: EmbeddingMatrix) -> IvfIndex:
-    """The saved index of `matrix`, extended or rebuilt (and saved) when it has fallen behind."""
+def open_index(matrix: EmbeddingMatrix, on_progress: OnProgress | None = None) -> IvfIndex:
+    """The saved index of `matrix`, extended or rebuilt (and saved) when it has fallen behind;
+    a build or extension reports to `on_progress` as it goes (minutes at 10M photos)."""
     path = matrix.folder / _FILE
     index = _load(path)
     n = len(matrix)
     if index is None or index.generation != matrix.generation or n > _GROWTH * index.trained_on:
-        index = build_index(matrix.vectors, matrix.generation)
+        index = build_index(matrix.vectors, matrix.generation, on_progress=on_progress)
     elif n - index.covered > _TAIL_LIMIT:
-        index = extend_index(index, matrix.vectors)
+        index = extend_index(index, matrix.vectors, on_progress)
     else:
         return index
     _save(path, index)
     return index
 
 
-def build_index(vectors: np.ndarray, generation: str = "", lists: int | None = None) -> IvfIndex:
+def build_index(
+    vectors: np.ndarray,
+    generation: str = "",
+    lists: int | None = None,
+    on_progress: OnProgress | None = None,
+) -> IvfIndex:
     """Learn ~sqrt(N) centroids on a sample of `vectors` and list every row."""
     n = len(vectors)
     k = max(1, min(lists or int(np.sqrt(n)), n))
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(n, min(n, k * _SAMPLE_PER_LIST), replace=False))
-    centroids = _kmeans(np.asarray(vectors[sample], dtype=np.float32), k, rng)
+    meter = _Meter(_ITERATIONS * len(sample) + n, on_progress)
+    centroids = _kmeans(np.asarray(vectors[sample], dtype=np.float32), k, rng, meter)
     empty = IvfIndex(centroids, np.zeros(0, np.int64), np.zeros(k + 1, np.int64), generation, n)
-    return extend_index(empty, vectors)
+    return _extend(empty, vectors, meter)
 
 
-def extend_index(index: IvfIndex, vectors: np.ndarray) -> IvfIndex:
+def extend_index(
+    index: IvfIndex, vectors: np.ndarray, on_progress: OnProgress | None = None
+) -> IvfIndex:
     """`index` with the rows past those it covers listed under their nearest centroid."""
+    return _extend(index, vectors, _Meter(len(vectors) - index.covered, on_progress))
+
+
+def _extend(index: IvfIndex, vectors: np.ndarray, meter: _Meter) -> IvfIndex:
     k = len(index.centroids)
     old = np.repeat(np.arange(k), np.diff(index.offsets))  # the list of each order entry
-    new = _nearest(vectors, index.centroids, index.covered)
+    new = _nearest(vectors, index.centroids, index.covered, meter)
     lists = np.concatenate([old, new])
     rows = np.concatenate([index.order, np.arange(index.covered, len(vectors))])
     by_list = np.argsort(lists, kind="stable")
@@ -117,11 +182,26 @@ def extend_index(index: IvfIndex, vectors: np.ndarray) -> IvfIndex:
     return IvfIndex(index.centroids, order, offsets, index.generation, index.trained_on)
 
 
-def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+class _Meter:
+    """Counts the rows compared with the centroids, reported as Progress (0 first)."""
+
+    def __init__(self, total: int, on_progress: OnProgress | None) -> None:
+        self.total, self.on_progress = total, on_progress
+        self.done, self.started = 0, time.monotonic()
+        self(0)
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.on_progress is not None:
+            elapsed = time.monotonic() - self.started
+            self.on_progress(Progress(self.done, self.total, 0, 0, elapsed))
+
+
+def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator, meter: _Meter) -> np.ndarray:
     """Spherical k-means: unit centroids; an empty cluster restarts at a random sample row."""
     centroids = sample[rng.choice(len(sample), k, replace=False)].copy()
     for _ in range(_ITERATIONS):
-        owner = _nearest(sample, centroids)
+        owner = _nearest(sample, centroids, 0, meter)
         sums = np.zeros_like(centroids)
         np.add.at(sums, owner, sample)
         counts = np.bincount(owner, minlength=k)
@@ -131,12 +211,16 @@ def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return centroids.astype(np.float32)
 
 
-def _nearest(vectors: np.ndarray, centroids: np.ndarray, start: int = 0) -> np.ndarray:
+def _nearest(
+    vectors: np.ndarray, centroids: np.ndarray, start: int = 0, meter: _Meter | None = None
+) -> np.ndarray:
     """The nearest centroid of each row of vectors[start:], a chunk at a time."""
     out = np.empty(len(vectors) - start, dtype=np.int64)
     centroids_t = np.ascontiguousarray(centroids.T)
     for i, chunk in float32_chunks(vectors[start:], _CHUNK):
         out[i : i + len(chunk)] = (chunk @ centroids_t).argmax(axis=1)
+        if meter is not None:
+            meter(len(chunk))
     return out
 
 

@@ -56,6 +56,20 @@ def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
     return out
 
 
+def similarities_of(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine of `vectors[rows]` to `query`, gathered a chunk at a time (never all at once)."""
+    out = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start : start + _CHUNK]
+        out[start : start + len(part)] = similarities(vectors[part], query)
+    return out
+
+
+def spread_sample(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Evenly spaced rows of `vectors[rows]` to measure a query part's spread on (`combine`)."""
+    return np.asarray(vectors[rows[:: max(1, len(rows) // _SPREAD_SAMPLE)]], dtype=np.float32)
+
+
 def best_of(rows: np.ndarray, scores: np.ndarray, limit: int | None = None) -> Ranked:
     """`rows` ranked by their `scores`, best first, ties by row; the best `limit` only."""
     n = len(scores)

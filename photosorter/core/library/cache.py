@@ -279,6 +279,20 @@ class Store:
             (after, model),
         )
 
+    def embedding_ids(self, model: str, hashes: Sequence[str]) -> dict[str, int]:
+        """hash -> row id of `model`'s embedding, for the hashes embedded (no vector read)."""
+        found: dict[str, int] = {}
+        for i in range(0, len(hashes), _CHUNK):
+            chunk = hashes[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.conn.execute(
+                    f"SELECT hash, id FROM embeddings WHERE model = ? AND hash IN ({marks})",
+                    [model, *chunk],
+                )
+            )
+        return found
+
     def embedding_row(self, row_id: int) -> tuple[str, str, bytes] | None:
         """(model, hash, float16 blob) of the embedding row `row_id`, if it exists."""
         found = self.conn.execute(

@@ -96,20 +96,16 @@ def stored_vectors(
 
     Read from the model's mapped matrix (matrix.py), not row by row from SQLite: a million
     photos take seconds, not minutes."""
-    has = np.zeros(len(keys), dtype=np.bool_)
     matrix = open_matrix(store, model)
+    rows = matrix.rows_of(keys, store)
+    has = rows >= 0
     if not len(matrix) or not len(keys):
         return np.zeros((0, 0), dtype=np.float32), has
-    order = np.argsort(matrix.keys)
-    known = matrix.keys[order]
-    wanted = np.array(keys, dtype=matrix.keys.dtype)  # hex hashes: ASCII
-    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
-    hit = np.flatnonzero(known[at] == wanted)
-    rows = order[at[hit]]
+    hit = np.flatnonzero(has)
+    rows = rows[hit]
     vectors = np.zeros((len(keys) + spare, matrix.vectors.shape[1]), dtype=np.float32)
     for start in range(0, len(hit), _KEYS):  # float16 -> float32, a slice at a time
         vectors[hit[start : start + _KEYS]] = matrix.vectors[rows[start : start + _KEYS]]
-    has[hit] = True
     return vectors, has
 
 

@@ -70,3 +70,34 @@ def test_added_photos_are_found_at_once_and_listed_later(
         assert index.covered == 5150
         np.testing.assert_array_equal(index.centroids, first.centroids)  # extended, not relearnt
         assert sorted(index.order.tolist()) == list(range(5150))
+
+
+def test_a_search_of_some_rows_finds_the_exact_top_results_among_them(tmp_path: Path) -> None:
+    vectors = _clustered(5000, 7)
+    rng = np.random.default_rng(8)
+    queries = _unit(vectors[::500] + 0.05 * rng.standard_normal((10, 32)))
+    with _store(tmp_path, vectors) as store:
+        matrix = open_matrix(store, "m")
+        for share in (0.5, 0.01):  # a part of the store; a few photos scattered over it
+            rows = np.sort(rng.choice(5000, int(5000 * share), replace=False))
+            for q in queries:
+                exact = rank(vectors[rows], q, 20)
+                found = ann.search_rows(matrix, rows, q, 20, exact_limit=10)
+                assert set(found.index) <= set(rows.tolist())
+                assert len(found) == 20  # lists probed on until enough of the rows were in
+                assert found.index[0] == rows[exact.index[0]]
+                assert len(set(found.index) & set(rows[exact.index])) >= 19
+            below = ann.search_rows(matrix, rows, queries[0], 20, exact_limit=len(rows))
+            assert below.index.tolist() == rows[rank(vectors[rows], queries[0], 20).index].tolist()
+
+
+def test_an_index_build_reports_its_progress(tmp_path: Path) -> None:
+    seen = []
+    with _store(tmp_path, _clustered(3000, 9)) as store:
+        matrix = open_matrix(store, "m")
+        ann.search(matrix, _clustered(1, 10)[0], 5, exact_limit=100, on_progress=seen.append)
+        assert seen[0].done == 0 and seen[-1].done == seen[-1].total > 3000
+        assert [p.done for p in seen] == sorted(p.done for p in seen)
+        seen.clear()
+        ann.search(matrix, _clustered(1, 10)[0], 5, exact_limit=100, on_progress=seen.append)
+    assert seen == []  # the saved index, reused

@@ -118,3 +118,16 @@ def test_two_processes_indexing_one_store_keep_one_matrix(tmp_path: Path) -> Non
         assert len(matrix) == 400
         assert len(set(matrix.hashes(range(400)))) == 400
         _assert_in_step(store)
+
+
+def test_rows_of_keys_by_sorted_lookup_or_by_row_id(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        _put(store, 0, 300, 1)
+        store.put_embeddings("other", [(f"{5:032x}", _unit(1, 2)[0])])  # another model's row
+        _put(store, 300, 100, 3)
+        matrix = open_matrix(store, "m")
+        keys = [f"{i:032x}" for i in (399, 5, 1000, 0, 5)]
+        expected = [399, 5, -1, 0, 5]
+        assert matrix.rows_of(keys).tolist() == expected  # sorted lookup
+        assert matrix.rows_of(keys[:2] + keys[2:], store).tolist() == expected  # few: by id
+        assert matrix.rows_of(["nope"], store).tolist() == [-1]
