@@ -32,7 +32,7 @@ from photosorter.core.model.classifier import (
     with_examples,
 )
 from photosorter.core.model.engine import ScoringParams
-from photosorter.gui.columns import Column, PathColumn
+from photosorter.gui.columns import Column, PathColumn, sort_names
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
@@ -58,6 +58,52 @@ class Scoring:
         return self.matrix.names
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where the model places the rows of `vectors` under a scoring (its threshold, min_fit
+    and examples as given): worked out on the worker, so that the GUI thread only takes
+    the columns of a million photos in."""
+
+    vectors: np.ndarray  # the matrix placed (the result set takes it over as it is)
+    threshold: float
+    min_fit: float
+    examples: Examples
+    found: Assignments  # row i: vectors[i]'s category index, score and margin
+
+    def fits(self, scoring: Scoring, examples: Examples, vectors: np.ndarray) -> bool:
+        """Whether placing `vectors` with `scoring` and `examples` gives this."""
+        return (
+            vectors is self.vectors
+            and (scoring.threshold, scoring.min_fit) == (self.threshold, self.min_fit)
+            and _same(examples.owner, self.examples.owner)
+            and _same(examples.vectors, self.examples.vectors)
+        )
+
+
+def place(
+    vectors: np.ndarray, bounds: np.ndarray, scoring: Scoring, matrix: CategoryMatrix
+) -> Assignments:
+    """Where the model places each of `vectors` (their vocabulary `bounds` known), by
+    `matrix`: `scoring`'s adapted to the examples."""
+    threshold = scoring.threshold or scoring.categories.threshold
+    return classify(
+        vectors, matrix, scoring.params, threshold, scoring.categories.margin,
+        min_fit=scoring.min_fit, bounds=bounds,
+    )  # fmt: skip
+
+
+def placement(
+    scoring: Scoring, corrections: Examples, vectors: np.ndarray, bounds: np.ndarray
+) -> Placement:
+    """Place the rows of `vectors` that have `bounds` (spare rows after them are not) as a
+    result set with `scoring` and the user's `corrections` would (the worker does it
+    before the scoring is sent)."""
+    examples = scoring.file_examples + corrections
+    matrix = with_examples(scoring.matrix, examples, scoring.params)
+    found = place(vectors[: len(bounds)], bounds, scoring, matrix)
+    return Placement(vectors, scoring.threshold, scoring.min_fit, examples, found)
+
+
 class ResultSet:
     """Photos in arrival order; row i has a path, a content key or an error, a placement."""
 
@@ -77,6 +123,7 @@ class ResultSet:
         self._size = Column(np.int64, 0)  # bytes, for sorting by size
         self._raw = Column(np.bool_, False)  # a RAW+JPEG pair (the row is its JPEG)
         self._mtime = Column(np.float64, 0.0)  # seconds, for sorting by file date
+        self._name = Column(np.bytes_, b"")  # lower-cased file names, for sorting by name
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
         self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high
@@ -121,15 +168,19 @@ class ResultSet:
         self._size.extend(np.asarray([r.size for r in batch.results], dtype=np.int64))
         self._raw.extend(np.asarray([r.path in raws for r in batch.results], dtype=np.bool_))
         self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
+        self._name.extend(sort_names(os.fspath(r.path) for r in batch.results))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._index_keys(start)
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
 
-    def add_listing(self, listing: Listing, raws: frozenset[str] = frozenset()) -> range:
-        """Append the photos the store knows (no embeddings yet: Uncategorized), `raws` those
-        with a RAW beside them; returns the new rows. Columns only: no object per photo
-        besides its path and key strings."""
+    def add_listing(
+        self, listing: Listing, has_raw: np.ndarray | None = None, names: np.ndarray | None = None
+    ) -> range:
+        """Append the photos the store knows (no embeddings yet: Uncategorized); `has_raw`:
+        which have a RAW beside them, `names`: their `sort_names` (given: worked out off the
+        GUI thread). Returns the new rows. Columns only: no object per photo besides its
+        path and key strings."""
         start, n = len(self.paths), len(listing)
         self.paths.raw.extend(listing.paths)
         self.keys.extend(listing.keys)
@@ -140,8 +191,9 @@ class ResultSet:
         self._manual.extend(np.zeros(n, dtype=np.bool_))
         self._margin.extend(np.zeros(n, dtype=np.float32))
         self._size.extend(listing.sizes)
-        self._raw.extend(np.fromiter((p in raws for p in listing.paths), np.bool_, n))
+        self._raw.extend(np.zeros(n, dtype=np.bool_) if has_raw is None else has_raw)
         self._mtime.extend(listing.mtimes_ns / 1e9)
+        self._name.extend(sort_names(listing.paths) if names is None else names)
         self._index_keys(start)
         return range(start, start + n)
 
@@ -200,9 +252,15 @@ class ResultSet:
         self._n_vectors = need
 
     # -- placing ------------------------------------------------------------------------
-    def set_scoring(self, scoring: Scoring, corrections: Examples | None = None) -> None:
+    def set_scoring(
+        self,
+        scoring: Scoring,
+        corrections: Examples | None = None,
+        placed: Placement | None = None,
+    ) -> None:
         """New categories, options or examples: re-place every photo from the vectors in
-        memory. `corrections`: the user's manual placements as examples (None: the same)."""
+        memory. `corrections`: the user's manual placements as examples (None: the same);
+        `placed`: the placement worked out already (taken if it fits, else placed here)."""
         if corrections is None:
             corrections = self._corrections
         self.scoring, self._corrections = scoring, corrections
@@ -210,7 +268,10 @@ class ResultSet:
         self._matrix = with_examples(scoring.matrix, self.examples, scoring.params)
         if not _same(self._vocabulary, scoring.matrix.vocabulary):  # a new model
             self._vocabulary, self._n_bounds = scoring.matrix.vocabulary, 0
-        self.rescore()
+        if placed is not None and placed.fits(scoring, self.examples, self._vectors):
+            self._take(placed.found)
+        else:
+            self.rescore()
 
     def example_counts(self) -> dict[str, int]:
         """Example photos per category name (the categories file's and the user's)."""
@@ -239,6 +300,20 @@ class ResultSet:
         self._place(rows)
         return found
 
+    def _take(self, found: Assignments) -> None:
+        """Every photo with an embedding placed as `found` says for its vector row (those
+        past it placed here), then the manual placements."""
+        rows = np.flatnonzero(self._vec_row.view >= 0)
+        vec_rows = self._vec_row.view[rows]
+        known = vec_rows < len(found.index)
+        taken, vec_rows = rows[known], vec_rows[known]
+        self._category.data[taken] = found.index[vec_rows]
+        self._score.data[taken] = found.score[vec_rows]
+        self._margin.data[taken] = found.margin[vec_rows]
+        self._manual.data[taken] = False
+        self._place(rows[~known])
+        self._pin_rows(taken)
+
     def _place(self, rows: np.ndarray) -> None:
         if not len(rows):
             return
@@ -248,8 +323,13 @@ class ResultSet:
         else:
             for start in range(0, len(rows), _PLACE_ROWS):
                 self._classify(rows[start : start + _PLACE_ROWS], self.scoring, self._matrix)
-        if not self.overrides:
+        self._pin_rows(rows)
+
+    def _pin_rows(self, rows: np.ndarray) -> None:
+        """Of `rows`, those the user placed by hand go where the user put them."""
+        if not self.overrides or not len(rows):
             return
+        category, score, manual = self._category.data, self._score.data, self._manual.data
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
         index_of[UNCATEGORIZED] = UNCATEGORIZED_INDEX
         placing = np.zeros(len(self.paths), dtype=np.bool_)
@@ -263,11 +343,7 @@ class ResultSet:
     def _classify(self, rows: np.ndarray, s: Scoring, matrix: CategoryMatrix) -> None:
         """Place `rows` (each with an embedding) by the model."""
         vec_rows = self._vec_row.data[rows]
-        threshold = s.threshold or s.categories.threshold
-        found = classify(
-            self._vectors[vec_rows], matrix, s.params, threshold, s.categories.margin,
-            min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
-        )  # fmt: skip
+        found = place(self._vectors[vec_rows], self._bounds_of(vec_rows), s, matrix)
         self._category.data[rows] = found.index
         self._score.data[rows] = found.score
         self._margin.data[rows] = found.margin
@@ -318,6 +394,11 @@ class ResultSet:
     def sizes(self) -> np.ndarray:
         """Per row: the file's size in bytes (0 when it could not be read)."""
         return self._size.view
+
+    @property
+    def sort_names(self) -> np.ndarray:
+        """Per row: the file's name, lower-cased, as UTF-8 bytes (`columns.sort_names`)."""
+        return self._name.view
 
     @property
     def mtimes(self) -> np.ndarray:
@@ -397,6 +478,8 @@ class ResultSet:
     def forget(self, gone: Iterable[os.PathLike[str] | str]) -> list[int]:
         """Photos deleted from disk: hide their rows for good; returns those rows."""
         names = {os.fspath(p) for p in gone}
+        if not names:
+            return []
         rows = [r for r, p in enumerate(self.paths.raw) if p in names]
         for row in rows:
             self._category.data[row] = GONE_INDEX
@@ -415,6 +498,7 @@ class ResultSet:
         changed = [r for r, p in enumerate(self.paths.raw) if p in by_name]
         for row in changed:
             self.paths[row] = by_name[self.paths.raw[row]]
+        self._name.assign(changed, sort_names(self.paths.raw[r] for r in changed))
         return changed
 
 

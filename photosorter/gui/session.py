@@ -31,7 +31,7 @@ from photosorter.core.model.examples import override_examples
 from photosorter.core.settings import OVERRIDABLE, Overrides, Settings, save_settings
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import PhotoModel
-from photosorter.gui.results import ResultSet, Scoring, derive_scoring
+from photosorter.gui.results import Placement, ResultSet, Scoring, derive_scoring
 from photosorter.gui.texts import plural
 from photosorter.gui.thumbnails import DISK_SIDE, ThumbnailLoader
 from photosorter.gui.undo import Change, edit_name
@@ -261,6 +261,8 @@ class Session(QObject):
             batch_size=self.batch_size,
             cluster=self.settings.cluster,
             show_stored=only is None,
+            threshold=self.settings.threshold,
+            min_fit=self.settings.min_fit,
         )
         self._cancel = request.cancel
         self._progress = JobProgress(self._generation, 0, 0, None)
@@ -312,8 +314,8 @@ class Session(QObject):
         """The library as the store knows it: shown at once, before the disk is walked."""
         if event.generation != self._generation:
             return
-        self._known_paths.update(event.listing.paths)  # the first rows of a full run
-        rows = self.results.add_listing(event.listing, event.raws)
+        self._known_paths |= event.paths  # the first rows of a full run
+        rows = self.results.add_listing(event.listing, event.has_raw, event.names)
         start = self._stored_rows.start if self._stored_rows else rows.start
         self._stored_rows = range(start, rows.stop)  # pages follow one another
         self.model.rows_added(rows)
@@ -340,18 +342,15 @@ class Session(QObject):
     def _on_scoring(self, event: ScoringReady) -> None:
         if event.scoring_generation != self._scoring_generation:
             return
-        s = self.settings
-        scoring = Scoring(
-            event.categories, event.matrix, event.params, s.threshold, s.min_fit,
-            event.file_examples, event.model_id,
-        )  # fmt: skip
-        self._apply_scoring(scoring)
+        scoring = event.scoring(self.settings.threshold, self.settings.min_fit)
+        self._apply_scoring(scoring, event.placed)
 
-    def _apply_scoring(self, scoring: Scoring) -> None:
+    def _apply_scoring(self, scoring: Scoring, placed: Placement | None = None) -> None:
         """Learn from the examples (the file's and every manual placement in the store),
-        then re-place every photo from the vectors in memory: no image is read."""
+        then re-place every photo from the vectors in memory (or take `placed`, the
+        worker's placement, when it still fits): no image is read."""
         corrections = override_examples(self.store, scoring.model_id, scoring.names)
-        self.results.set_scoring(scoring, corrections)
+        self.results.set_scoring(scoring, corrections, placed)
         self.model.refresh()
         self._emit_counts()
         self.scoring_applied.emit()
