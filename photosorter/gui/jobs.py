@@ -14,7 +14,7 @@ from photosorter.core.library.catalogue import Listing
 from photosorter.core.library.pipeline import CancelToken, IndexBatch
 from photosorter.core.model.classifier import DEFAULT_MIN_FIT, CategoryMatrix, Examples
 from photosorter.core.model.engine import ScoringParams
-from photosorter.gui.results import Placement, Scoring
+from photosorter.gui.scoring import Placement, Scoring
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from photosorter.core.model.examples import override_examples
 from photosorter.core.settings import OVERRIDABLE, Overrides, Settings, save_settings
 from photosorter.gui.notices import Notice, Problem
 from photosorter.gui.photo_model import PhotoModel
-from photosorter.gui.results import Placement, ResultSet, Scoring
+from photosorter.gui.results import ResultSet
+from photosorter.gui.scoring import Placement, Scoring
 from photosorter.gui.session_categories import SessionCategories
 from photosorter.gui.thumbnails import DISK_SIDE, ThumbnailLoader
 from photosorter.gui.workers import (

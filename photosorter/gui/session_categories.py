@@ -19,7 +19,7 @@ from photosorter.core.settings import Settings
 from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.jobs import MatrixRequest
 from photosorter.gui.notices import Notice
-from photosorter.gui.results import derive_scoring
+from photosorter.gui.scoring import derive_scoring
 from photosorter.gui.texts import plural
 from photosorter.gui.undo import Change, edit_name
 

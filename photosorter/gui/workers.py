@@ -68,7 +68,7 @@ from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
     StoredListed,
     StoredVectors,
 )
-from photosorter.gui.results import Placement, placement
+from photosorter.gui.scoring import Placement, placement
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from photosorter.core.library.catalogue import Listing
 from photosorter.core.model.classifier import Examples, vocabulary_bounds
 from photosorter.core.userfiles import hash_bytes
 from photosorter.gui.photo_model import CategoryRole, KeyRole, PathRole, PhotoModel, SortMode
-from photosorter.gui.results import ResultSet, placement
+from photosorter.gui.results import ResultSet
+from photosorter.gui.scoring import placement
 from tests.gui.conftest import start_and_wait
 from tests.gui.test_results import scoring
 
