@@ -27,7 +27,9 @@ from photosorter.core.library.cache import Store
 from photosorter.core.library.scanner import check_roots
 from photosorter.core.settings import Overrides, load_settings
 from photosorter.gui.main_window import MainWindow
-from photosorter.gui.session import Notice, Session, load_initial_categories
+from photosorter.gui.notices import Notice
+from photosorter.gui.session import Session
+from photosorter.gui.session_categories import load_initial_categories
 from photosorter.gui.widgets import show_crash_dialog
 
 log = logging.getLogger(__name__)

@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 
 class Column:
-    """A numpy array that grows by doubling, for appending batches cheaply."""
+    """A numpy array that grows by doubling, for appending batches cheaply; a column of
+    bytes also widens for longer values."""
 
-    def __init__(self, dtype: type, fill: float | int | bool) -> None:
+    def __init__(self, dtype: type, fill: float | int | bool | bytes) -> None:
         self.data = np.full(64, fill, dtype=dtype)
         self.fill = fill
         self.size = 0
 
     def extend(self, values: np.ndarray) -> None:
         need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.full(max(need, 2 * len(self.data)), self.fill, dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
+        self._make_room(need, values)
         self.data[self.size : need] = values
         self.size = need
+
+    def assign(self, rows: Sequence[int], values: np.ndarray) -> None:
+        self._make_room(self.size, values)
+        self.data[rows] = values
+
+    def _make_room(self, need: int, values: np.ndarray) -> None:
+        dtype = self.data.dtype
+        if dtype.kind == "S" and values.dtype.itemsize > dtype.itemsize:
+            dtype = values.dtype
+        if need > len(self.data) or dtype != self.data.dtype:
+            grown = np.full(max(need, 2 * len(self.data)), self.fill, dtype=dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
 
     @property
     def view(self) -> np.ndarray:
@@ -54,3 +65,10 @@ class PathColumn(Sequence[Path]):
 
     def append(self, path: os.PathLike[str] | str) -> None:
         self.raw.append(os.fspath(path))
+
+
+def sort_names(paths: Iterable[str]) -> np.ndarray:
+    """Each path's file name, lower-cased, as UTF-8 bytes: numpy sorts them in C, in the
+    order of the names as text (UTF-8 keeps the order of code points)."""
+    names = [os.path.basename(p).lower().encode("utf-8", "surrogatepass") for p in paths]
+    return np.array(names, dtype=np.bytes_)

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from photosorter.core.find.duplicates import DuplicateGroup, Photo
+from photosorter.gui.notices import Problem
 from photosorter.gui.operations import FileActions, OperationDone
-from photosorter.gui.session import Problem, Session
+from photosorter.gui.session import Session
 from photosorter.gui.texts import plural
 from photosorter.gui.workers import (
     DuplicatesReady,

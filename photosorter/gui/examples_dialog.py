@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosorter.gui.session import Example, Session
+from photosorter.gui.session import Session
+from photosorter.gui.session_categories import Example
 
 KeyRole = Qt.ItemDataRole.UserRole + 1  # the content key of a photo placed by hand
 PathRole = Qt.ItemDataRole.UserRole + 2

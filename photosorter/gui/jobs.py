@@ -12,8 +12,9 @@ from photosorter.core.categories import CategorySet
 from photosorter.core.find.duplicates import DuplicateGroup, Failed
 from photosorter.core.library.catalogue import Listing
 from photosorter.core.library.pipeline import CancelToken, IndexBatch
-from photosorter.core.model.classifier import CategoryMatrix, Examples
+from photosorter.core.model.classifier import DEFAULT_MIN_FIT, CategoryMatrix, Examples
 from photosorter.core.model.engine import ScoringParams
+from photosorter.gui.scoring import Placement, Scoring
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class IndexRequest:
     show_stored: bool = False  # first list what the store knows under `roots`, then check
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
     cluster: str = ""  # a Ray cluster's address to encode new photos on; "": this machine
+    threshold: float = 0.0  # the settings' minimum score and min_fit, to place stored photos
+    min_fit: float = DEFAULT_MIN_FIT
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ class ScoringReady:
     params: ScoringParams
     file_examples: Examples = field(default_factory=Examples.none)
     model_id: str = ""
+    placed: Placement | None = None  # the stored photos placed already, off the GUI thread
+
+    def scoring(self, threshold: float, min_fit: float) -> Scoring:
+        """What placing photos needs, with the settings' `threshold` and `min_fit`."""
+        return Scoring(
+            self.categories, self.matrix, self.params, threshold, min_fit,
+            self.file_examples, self.model_id,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,9 @@ class StoredListed:
 
     generation: int
     listing: Listing
-    raws: frozenset[str] = frozenset()  # its photos with a RAW beside them
+    has_raw: np.ndarray  # per photo: a RAW beside it
+    names: np.ndarray  # per photo: `columns.sort_names`
+    paths: frozenset[str]  # listing.paths, for looking up
 
 
 @dataclass(frozen=True)

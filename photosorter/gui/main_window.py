@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, QSettings, QSize, Qt, Slot
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QFont,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -21,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSizePolicy,
     QSplitter,
     QToolBar,
@@ -29,27 +26,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosorter import __version__
 from photosorter.core import paths
 from photosorter.core.categories import CategorySet
 from photosorter.core.library.formats import is_supported
 from photosorter.gui import icons
 from photosorter.gui.category_panel import (
-    NEEDS_REVIEW,
     CategoryPanel,
     CategorySelected,
     PhotosDropped,
 )
-from photosorter.gui.dialogs import SettingsDialog
 from photosorter.gui.duplicates import DuplicatesDialog
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.grid_actions import GridActions
 from photosorter.gui.grid_controls import GridControls
+from photosorter.gui.grid_heading import GridHeading
+from photosorter.gui.notices import Notice
 from photosorter.gui.operations import FileActions, OperationDone
 from photosorter.gui.photo_model import PHOTO_KEYS_MIME
 from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.search import Search
-from photosorter.gui.session import BusyState, Counts, Notice, Session
+from photosorter.gui.session import BusyState, Counts, Session
+from photosorter.gui.settings_dialog import SettingsDialog
 from photosorter.gui.sources_panel import (
     FolderChosen,
     SourceRemoved,
@@ -64,15 +61,13 @@ from photosorter.gui.widgets import (
     MessageBar,
     ProblemsDock,
     WatchStatus,
+    show_about,
     show_crash_dialog,
 )
 from photosorter.gui.workers import JobFailed, JobFinished
 
 TITLE = "PhotoSorter"
 SMALL_WINDOW_HEIGHT = 700  # below this, the Problems panel starts as a one-line summary
-EMPTY_TEXT = QT_TRANSLATE_NOOP(
-    "MainWindow", "Drop a folder of photos here or use File > Add Folder…"
-)
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
@@ -173,35 +168,19 @@ class MainWindow(QMainWindow):
 
     def _make_layout(self) -> None:
         self.grid = PhotoGridView(self)
-        self.grid.empty_text = self._empty_text()
         self.grid.setModel(self.session.model)
         self.session.thumbnails.thumbnail_ready.connect(self.grid.thumbnail_arrived)
         self.grid_actions = GridActions(self.session, self.grid, self)
         self.grid_controls = GridControls(self.session, self.grid, self)
         self.search = Search(self.session, self)
         self.message_bar = MessageBar(self)
-        self.heading = QLabel()
-        font = QFont(self.heading.font())
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.heading.setFont(font)
-        self.subheading = QLabel()
-        self.subheading.setForegroundRole(self.subheading.foregroundRole())
-        header = QHBoxLayout()
-        header.setContentsMargins(12, 10, 12, 4)
-        header.setSpacing(10)
-        header.addWidget(self.heading)
-        header.addWidget(self.subheading, 1)
-        header.addWidget(QLabel(self.tr("Sort by:")))
-        header.addWidget(self.grid_controls.sort_combo)
-        header.addWidget(self.grid_controls.direction_button)
-        header.addSpacing(8)
-        header.addWidget(self.grid_controls.zoom_slider)
+        self.grid_heading = GridHeading(self.session, self.grid, self.search, self.grid_controls)
+        self.heading, self.subheading = self.grid_heading.heading, self.grid_heading.subheading
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
-        column.addLayout(header)
+        column.addWidget(self.grid_heading)
         bar_row = QHBoxLayout()
         bar_row.setContentsMargins(12, 0, 12, 0)
         bar_row.addWidget(self.message_bar)
@@ -321,7 +300,7 @@ class MainWindow(QMainWindow):
         self.sources_panel.folder_chosen.connect(self._on_folder_chosen)
         self.watching.state_changed.connect(self.watch_status.set_state)
         self.watch_status.badge_clicked.connect(self.watching.reset_count)
-        self.search.changed.connect(self._update_heading)
+        self.search.changed.connect(self.grid_heading.update_text)
         self.grid_actions.similar_requested.connect(self.search.find_similar)
 
     # -- session -> widgets -------------------------------------------------------------------
@@ -358,7 +337,7 @@ class MainWindow(QMainWindow):
     def _on_counts(self, counts: Counts) -> None:
         self.category_panel.set_counts(counts.per_category, counts.total, counts.examples)
         self.category_panel.list.viewport().update()
-        self._update_heading()
+        self.grid_heading.update_text()
         self._update_actions()
         text = plural("MainWindow", "%n photo(s)", counts.total) if counts.total else ""
         if counts.errors:
@@ -404,47 +383,6 @@ class MainWindow(QMainWindow):
         text = self.tr("New photos: {message}") if done.auto else "{message}"
         self.statusBar().showMessage(text.format(message=done.message), 8000)
 
-    def _update_heading(self) -> None:
-        model = self.session.model
-        if self.search.active:
-            self._show_search_heading()
-            return
-        category = model.category
-        self.heading.setText(NEEDS_REVIEW if model.review else category or self.tr("All photos"))
-        n = model.rowCount()
-        photos = plural("MainWindow", "%n photo(s)", n) if n or category else ""
-        if model.folder is not None:
-            where = self.tr("{photos} in {folder}")
-            photos = where.format(photos=photos or self.tr("No photos"), folder=model.folder.name)
-        if model.review and n:
-            photos = self.tr("{photos}, least sure first").format(photos=photos)
-        self.subheading.setText(photos)
-        if model.review:
-            self.grid.empty_text = self.tr("Nothing to review: no photo was sorted by the model.")
-        elif category is None and not self.session.roots():
-            self.grid.empty_text = self._empty_text()
-        elif category is None:
-            running = self.session.running
-            self.grid.empty_text = (
-                self.tr("Looking for photos…") if running else self.tr("No photos found.")
-            )
-        else:
-            self.grid.empty_text = self.tr("No photos in “{category}”.").format(category=category)
-        self.grid.viewport().update()
-
-    def _show_search_heading(self) -> None:
-        """Searching: what is searched, and how many photos of every folder match."""
-        n = self.session.model.rowCount()
-        self.heading.setText(self.search.label)
-        self.subheading.setText(
-            plural("MainWindow", "%n photo(s), best match first", n) if n else ""
-        )
-        self.grid.empty_text = self.tr("No photo matches.")
-        self.grid.viewport().update()
-
-    def _empty_text(self) -> str:
-        return self.tr(EMPTY_TEXT)
-
     # -- widgets -> session --------------------------------------------------------------------
     @Slot(CategorySelected)
     def _on_category_selected(self, event: CategorySelected) -> None:
@@ -452,18 +390,18 @@ class MainWindow(QMainWindow):
         self.grid.set_show_category(event.name is None)
         self.session.model.set_category(event.name, review=event.review)
         self.grid_controls.set_enabled(not event.review)  # review has its own order
-        self._update_heading()
+        self.grid_heading.update_text()
 
     @Slot(FolderChosen)
     def _on_folder_chosen(self, event: FolderChosen) -> None:
         self.search.clear()
         self.session.model.set_folder(event.path)
-        self._update_heading()
+        self.grid_heading.update_text()
 
     @Slot(PhotosDropped)
     def _on_photos_dropped(self, event: PhotosDropped) -> None:
         self.session.pin(list(event.keys), event.category)
-        self._update_heading()
+        self.grid_heading.update_text()
         self.statusBar().showMessage(self.session.undo_stack.undoText(), 5000)
 
     @Slot(SourceRemoved)
@@ -481,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def add_paths(self, new: list[Path]) -> None:
         self.session.add_sources(new)
-        self._update_heading()
+        self.grid_heading.update_text()
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Add a folder of photos"))
@@ -541,32 +479,7 @@ class MainWindow(QMainWindow):
 
     # -- misc ---------------------------------------------------------------------------------
     def about(self) -> None:
-        from PySide6.QtCore import qVersion
-
-        from photosorter.versions import component_versions
-
-        versions = component_versions()
-        versions["Qt"] = qVersion()
-        rows = "".join(
-            f"<tr><td>{name}</td><td>{version}</td></tr>"
-            for name, version in versions.items()
-            if name != "PhotoSorter"
-        )
-        about = self.tr(
-            "Sorts photos into categories you describe in plain words, with an OpenCLIP model "
-            "running on this computer. Your photos never leave it."
-        )
-        title = self.tr("PhotoSorter {version}").format(version=__version__)
-        model = self.tr("Model: {model}").format(model=str(self.session.model_spec))
-        notes = "".join(
-            f"<p><small>{html.escape(n)}</small></p>" for n in self.session.encoder_notes
-        )
-        QMessageBox.about(
-            self,
-            self.tr("About PhotoSorter"),
-            f"<h3>{html.escape(title)}</h3><p>{html.escape(about)}</p>"
-            f"<p>{html.escape(model)}</p><table cellspacing='4'>{rows}</table>{notes}",
-        )
+        show_about(self, str(self.session.model_spec), self.session.encoder_notes)
 
     def _show_bug(self, message: str, details: str) -> None:
         show_crash_dialog(self, message, details)

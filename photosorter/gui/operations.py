@@ -22,7 +22,8 @@ from photosorter.core.files.journal import undo_targets
 from photosorter.core.library.pipeline import CancelToken
 from photosorter.core.watch.autosort import own_writes
 from photosorter.gui.dialogs import PlanDialog, pick_folder
-from photosorter.gui.session import BusyState, Notice, Problem, Session
+from photosorter.gui.notices import Notice, Problem
+from photosorter.gui.session import BusyState, Session
 from photosorter.gui.texts import plural
 from photosorter.gui.undo import FileJob, FileOperation, action_name
 from photosorter.gui.workers import (

@@ -93,7 +93,6 @@ class PhotoModel(QAbstractListModel):
         self._dates_asked = 0  # result rows whose date taken was asked for
         self._order = np.zeros(0, dtype=np.int64)  # the result row shown at each position
         self._sort_keys: list[tuple] | None = []  # ascending per position; None: not built
-        self._names: list[str] = []  # lower-cased file names per result row, for sorting
         self._name_rank: np.ndarray | None = None  # per result row: rank of its name
 
     # -- Qt model API ------------------------------------------------------------------------
@@ -213,7 +212,7 @@ class PhotoModel(QAbstractListModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._order, self._sort_keys, self._names = np.zeros(0, dtype=np.int64), [], []
+        self._order, self._sort_keys = np.zeros(0, dtype=np.int64), []
         self._in_folder, self._name_rank = np.zeros(0, dtype=np.bool_), None
         self._found = None
         self._taken, self._dates_asked = np.zeros(0), 0
@@ -238,10 +237,11 @@ class PhotoModel(QAbstractListModel):
         self.endResetModel()
 
     def _names_ranked(self) -> np.ndarray:
-        """Per result row: its name's place in name order (one C sort, cached until rows
-        are added or renamed)."""
-        if self._name_rank is None or len(self._name_rank) != len(self._names):
-            _, self._name_rank = np.unique(np.asarray(self._names, dtype=str), return_inverse=True)
+        """Per result row: its name's place in name order (one stable C sort, quick on
+        names already in order folder by folder; cached until rows are added or renamed)."""
+        names = self.results.sort_names
+        if self._name_rank is None or len(self._name_rank) != len(names):
+            self._name_rank = _ranks(names)
         return self._name_rank
 
     def rows_added(self, rows: range) -> None:
@@ -328,11 +328,8 @@ class PhotoModel(QAbstractListModel):
     def _sync_rows(self) -> None:
         """Per-row facts for filtering and sorting, computed once for each new row."""
         paths = self.results.paths.raw
-        if len(self._names) > len(paths):
-            self._names = []
         if len(self._in_folder) > len(paths):
             self._in_folder = np.zeros(0, dtype=np.bool_)
-        self._names.extend(os.path.basename(p).lower() for p in paths[len(self._names) :])
         if len(self._taken) != len(paths):
             known = self._taken[: len(paths)]
             self._taken = np.concatenate([known, np.full(len(paths) - len(known), np.nan)])
@@ -351,7 +348,7 @@ class PhotoModel(QAbstractListModel):
             return list(zip((-self._similarity[rows]).tolist(), index, strict=True))
         if self.review:
             return list(zip(self.results.margins[rows].tolist(), index, strict=True))
-        names = [self._names[r] for r in index]
+        names = self.results.sort_names[rows].tolist()
         primary = self._primary(rows)
         if primary is None:
             return list(zip(names, index, strict=True))
@@ -376,8 +373,6 @@ class PhotoModel(QAbstractListModel):
     def rename_paths(self, moved: dict[Path, Path]) -> list[int]:
         """Photos moved on disk: show them at their new place; returns the changed rows."""
         changed = self.results.rename_paths(moved)
-        for row in changed:
-            self._names[row] = self.results.paths[row].name.lower()
         self._name_rank = None
         if changed and self.folder is not None:  # some may have left the folder shown
             self._in_folder = np.zeros(0, dtype=np.bool_)
@@ -385,3 +380,14 @@ class PhotoModel(QAbstractListModel):
         elif changed:
             self.rows_changed()
         return changed
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Per item: how many distinct values sort before it (equal values share a rank)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new = np.ones(len(values), dtype=np.int64)
+    new[1:] = ordered[1:] != ordered[:-1]
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return ranks

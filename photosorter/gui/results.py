@@ -5,57 +5,37 @@ category matrix plus one `classify` call re-places every photo without reading a
 Each photo's vocabulary bounds (the open-set evidence) are kept beside its vector, so a
 re-score only compares photos with the categories. Example photos (the categories file's
 and the user's corrections) adapt the matrix first (`with_examples`). Manual overrides win
-over the model, exactly as in `core.pipeline.assign`.
+over the model, exactly as in `core.pipeline.assign`. What placing needs, and placing
+itself, are in scoring.py.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from photosorter.core.categories import UNCATEGORIZED, CategorySet
+from photosorter.core.categories import UNCATEGORIZED
 from photosorter.core.find.search import best_of, similarities
 from photosorter.core.library.catalogue import Listing
 from photosorter.core.library.pipeline import IndexBatch
 from photosorter.core.model.classifier import (
-    DEFAULT_MIN_FIT,
     Assignments,
     CategoryMatrix,
     Examples,
-    classify,
     review_order,
     vocabulary_bounds,
     with_examples,
 )
-from photosorter.core.model.engine import ScoringParams
-from photosorter.gui.columns import Column, PathColumn
+from photosorter.gui.columns import Column, PathColumn, sort_names
+from photosorter.gui.scoring import Placement, Scoring, place, same
 
 UNCATEGORIZED_INDEX = -1
 ERROR_INDEX = -2
 GONE_INDEX = -3  # the file was deleted: the row stays (indexes are stable) but never shows
 _PLACE_ROWS = 65_536  # photos placed per step: their vectors are gathered (copied) at once
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """What placing photos needs: the zero-shot category matrix, the model's logit scale,
-    the categories file's example photos (rows owned by category index), options."""
-
-    categories: CategorySet
-    matrix: CategoryMatrix
-    params: ScoringParams
-    threshold: float = 0.0  # a minimum score from the settings; 0: the categories file's
-    min_fit: float = DEFAULT_MIN_FIT
-    file_examples: Examples = field(default_factory=Examples.none)
-    model_id: str = ""  # whose embeddings these are (the store's overrides are looked up by it)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.matrix.names
 
 
 class ResultSet:
@@ -77,6 +57,7 @@ class ResultSet:
         self._size = Column(np.int64, 0)  # bytes, for sorting by size
         self._raw = Column(np.bool_, False)  # a RAW+JPEG pair (the row is its JPEG)
         self._mtime = Column(np.float64, 0.0)  # seconds, for sorting by file date
+        self._name = Column(np.bytes_, b"")  # lower-cased file names, for sorting by name
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._n_vectors = 0
         self._bounds = np.zeros((0, 2), dtype=np.float32)  # per vector row: vocabulary low/high
@@ -121,15 +102,19 @@ class ResultSet:
         self._size.extend(np.asarray([r.size for r in batch.results], dtype=np.int64))
         self._raw.extend(np.asarray([r.path in raws for r in batch.results], dtype=np.bool_))
         self._mtime.extend(np.asarray([r.mtime_ns / 1e9 for r in batch.results]))
+        self._name.extend(sort_names(os.fspath(r.path) for r in batch.results))
         self._category.data[rows_unsorted] = UNCATEGORIZED_INDEX
         self._index_keys(start)
         self._place(np.asarray(rows_ok, dtype=np.int64))
         return range(start, len(self.paths))
 
-    def add_listing(self, listing: Listing, raws: frozenset[str] = frozenset()) -> range:
-        """Append the photos the store knows (no embeddings yet: Uncategorized), `raws` those
-        with a RAW beside them; returns the new rows. Columns only: no object per photo
-        besides its path and key strings."""
+    def add_listing(
+        self, listing: Listing, has_raw: np.ndarray | None = None, names: np.ndarray | None = None
+    ) -> range:
+        """Append the photos the store knows (no embeddings yet: Uncategorized); `has_raw`:
+        which have a RAW beside them, `names`: their `sort_names` (given: worked out off the
+        GUI thread). Returns the new rows. Columns only: no object per photo besides its
+        path and key strings."""
         start, n = len(self.paths), len(listing)
         self.paths.raw.extend(listing.paths)
         self.keys.extend(listing.keys)
@@ -140,8 +125,9 @@ class ResultSet:
         self._manual.extend(np.zeros(n, dtype=np.bool_))
         self._margin.extend(np.zeros(n, dtype=np.float32))
         self._size.extend(listing.sizes)
-        self._raw.extend(np.fromiter((p in raws for p in listing.paths), np.bool_, n))
+        self._raw.extend(np.zeros(n, dtype=np.bool_) if has_raw is None else has_raw)
         self._mtime.extend(listing.mtimes_ns / 1e9)
+        self._name.extend(sort_names(listing.paths) if names is None else names)
         self._index_keys(start)
         return range(start, start + n)
 
@@ -200,17 +186,26 @@ class ResultSet:
         self._n_vectors = need
 
     # -- placing ------------------------------------------------------------------------
-    def set_scoring(self, scoring: Scoring, corrections: Examples | None = None) -> None:
+    def set_scoring(
+        self,
+        scoring: Scoring,
+        corrections: Examples | None = None,
+        placed: Placement | None = None,
+    ) -> None:
         """New categories, options or examples: re-place every photo from the vectors in
-        memory. `corrections`: the user's manual placements as examples (None: the same)."""
+        memory. `corrections`: the user's manual placements as examples (None: the same);
+        `placed`: the placement worked out already (taken if it fits, else placed here)."""
         if corrections is None:
             corrections = self._corrections
         self.scoring, self._corrections = scoring, corrections
         self.examples = scoring.file_examples + corrections
         self._matrix = with_examples(scoring.matrix, self.examples, scoring.params)
-        if not _same(self._vocabulary, scoring.matrix.vocabulary):  # a new model
+        if not same(self._vocabulary, scoring.matrix.vocabulary):  # a new model
             self._vocabulary, self._n_bounds = scoring.matrix.vocabulary, 0
-        self.rescore()
+        if placed is not None and placed.fits(scoring, self.examples, self._vectors):
+            self._take(placed.found)
+        else:
+            self.rescore()
 
     def example_counts(self) -> dict[str, int]:
         """Example photos per category name (the categories file's and the user's)."""
@@ -239,6 +234,20 @@ class ResultSet:
         self._place(rows)
         return found
 
+    def _take(self, found: Assignments) -> None:
+        """Every photo with an embedding placed as `found` says for its vector row (those
+        past it placed here), then the manual placements."""
+        rows = np.flatnonzero(self._vec_row.view >= 0)
+        vec_rows = self._vec_row.view[rows]
+        known = vec_rows < len(found.index)
+        taken, vec_rows = rows[known], vec_rows[known]
+        self._category.data[taken] = found.index[vec_rows]
+        self._score.data[taken] = found.score[vec_rows]
+        self._margin.data[taken] = found.margin[vec_rows]
+        self._manual.data[taken] = False
+        self._place(rows[~known])
+        self._pin_rows(taken)
+
     def _place(self, rows: np.ndarray) -> None:
         if not len(rows):
             return
@@ -248,8 +257,13 @@ class ResultSet:
         else:
             for start in range(0, len(rows), _PLACE_ROWS):
                 self._classify(rows[start : start + _PLACE_ROWS], self.scoring, self._matrix)
-        if not self.overrides:
+        self._pin_rows(rows)
+
+    def _pin_rows(self, rows: np.ndarray) -> None:
+        """Of `rows`, those the user placed by hand go where the user put them."""
+        if not self.overrides or not len(rows):
             return
+        category, score, manual = self._category.data, self._score.data, self._manual.data
         index_of = {n: i for i, n in enumerate(self.scoring.names if self.scoring else ())}
         index_of[UNCATEGORIZED] = UNCATEGORIZED_INDEX
         placing = np.zeros(len(self.paths), dtype=np.bool_)
@@ -263,11 +277,7 @@ class ResultSet:
     def _classify(self, rows: np.ndarray, s: Scoring, matrix: CategoryMatrix) -> None:
         """Place `rows` (each with an embedding) by the model."""
         vec_rows = self._vec_row.data[rows]
-        threshold = s.threshold or s.categories.threshold
-        found = classify(
-            self._vectors[vec_rows], matrix, s.params, threshold, s.categories.margin,
-            min_fit=s.min_fit, bounds=self._bounds_of(vec_rows),
-        )  # fmt: skip
+        found = place(self._vectors[vec_rows], self._bounds_of(vec_rows), s, matrix)
         self._category.data[rows] = found.index
         self._score.data[rows] = found.score
         self._margin.data[rows] = found.margin
@@ -318,6 +328,11 @@ class ResultSet:
     def sizes(self) -> np.ndarray:
         """Per row: the file's size in bytes (0 when it could not be read)."""
         return self._size.view
+
+    @property
+    def sort_names(self) -> np.ndarray:
+        """Per row: the file's name, lower-cased, as UTF-8 bytes (`columns.sort_names`)."""
+        return self._name.view
 
     @property
     def mtimes(self) -> np.ndarray:
@@ -399,6 +414,8 @@ class ResultSet:
     def forget(self, gone: Iterable[os.PathLike[str] | str]) -> list[int]:
         """Photos deleted from disk: hide their rows for good; returns those rows."""
         names = {os.fspath(p) for p in gone}
+        if not names:
+            return []
         rows = [r for r, p in enumerate(self.paths.raw) if p in names]
         for row in rows:
             self._category.data[row] = GONE_INDEX
@@ -417,68 +434,5 @@ class ResultSet:
         changed = [r for r, p in enumerate(self.paths.raw) if p in by_name]
         for row in changed:
             self.paths[row] = by_name[self.paths.raw[row]]
+        self._name.assign(changed, sort_names(self.paths.raw[r] for r in changed))
         return changed
-
-
-def _same(a: np.ndarray | None, b: np.ndarray) -> bool:
-    return a is b or (a is not None and a.shape == b.shape and np.array_equal(a, b))
-
-
-def derive_scoring(scoring: Scoring, categories: CategorySet) -> Scoring | None:
-    """`scoring` for `categories` when neither a prompt nor an example file is new (a rename,
-    delete or reorder: no model needed), else None."""
-    matrix = derive_matrix(scoring, categories)
-    examples = _derive_examples(scoring, categories)
-    if matrix is None or examples is None:
-        return None
-    return replace(scoring, categories=categories, matrix=matrix, file_examples=examples)
-
-
-def _derive_examples(scoring: Scoring, categories: CategorySet) -> Examples | None:
-    """The categories file's example rows, each following its category to its new index."""
-    found = scoring.file_examples
-    rows_of = {
-        cat.examples: found.vectors[found.owner == k]
-        for k, cat in enumerate(scoring.categories.categories)
-        if cat.examples
-    }
-    derived = Examples.none()
-    for k, cat in enumerate(categories.categories):
-        if not cat.examples:
-            continue
-        rows = rows_of.get(cat.examples)
-        if rows is None:
-            return None
-        derived = derived + Examples(rows, np.full(len(rows), k, dtype=np.int64))
-    return derived
-
-
-def derive_matrix(scoring: Scoring, categories: CategorySet) -> CategoryMatrix | None:
-    """The matrix for `categories` from `scoring`'s rows when no prompt is new, else None.
-
-    Renaming, deleting or reordering categories needs no model: each category keeps the
-    prompt rows it had. A new or edited prompt needs the text encoder (the worker).
-    """
-    old = scoring.categories
-    if categories.templates != old.templates:
-        return None
-    rows_of: dict[tuple[str, ...], np.ndarray] = {}
-    for k, cat in enumerate(old.categories):
-        rows_of.setdefault(cat.prompts, scoring.matrix.prompts[scoring.matrix.owner == k])
-    prompts, owner = [], []
-    for k, cat in enumerate(categories.categories):
-        rows = rows_of.get(cat.prompts)
-        if rows is None:
-            return None
-        prompts.append(rows)
-        owner.append(np.full(len(rows), k, dtype=np.int64))
-    if not prompts:
-        dim = scoring.matrix.prompts.shape[-1] if scoring.matrix.prompts.ndim == 2 else 0
-        empty = np.zeros((0, dim), dtype=np.float32)
-        return replace(scoring.matrix, prompts=empty, owner=np.zeros(0, dtype=np.int64), names=())
-    return replace(
-        scoring.matrix,
-        prompts=np.concatenate(prompts).astype(np.float32),
-        owner=np.concatenate(owner),
-        names=tuple(categories.names),
-    )

@@ -25,8 +25,9 @@ from photosorter.core.errors import PhotoSorterError
 from photosorter.core.library.cache import Store
 from photosorter.core.watch.autosort import new_since_last_run
 from photosorter.core.watch.watcher import FolderWatcher, WatchError
+from photosorter.gui.notices import Notice, Problem
 from photosorter.gui.operations import FileActions, OperationDone
-from photosorter.gui.session import Notice, Problem, Session
+from photosorter.gui.session import Session
 from photosorter.gui.workers import JobFinished, start_thread
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """Small window parts: the message bar, the status-bar progress and watch indicator, the
-problems list."""
+problems list; the About box and the crash dialog."""
 
 from __future__ import annotations
 
+import html
 import traceback
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from photosorter.gui import icons
-from photosorter.gui.session import BusyState, Notice, Problem
+from photosorter.gui.notices import Notice, Problem
+from photosorter.gui.session import BusyState
 from photosorter.gui.texts import plural
 from photosorter.gui.watching import WatchState
 
@@ -296,3 +298,36 @@ def show_crash_dialog(parent: QWidget | None, message: str, details: str) -> Non
     )
     box.setDetailedText(details or "".join(traceback.format_stack()))
     box.exec()
+
+
+def show_about(parent: QWidget | None, model: str, notes: list[str]) -> None:
+    """Help > About: what PhotoSorter does, its version and its parts', the `model` in use
+    and the image encoder's `notes`."""
+    from PySide6.QtCore import qVersion
+
+    from photosorter import __version__
+    from photosorter.versions import component_versions
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("AboutBox", text)
+
+    versions = component_versions()
+    versions["Qt"] = qVersion()
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{version}</td></tr>"
+        for name, version in versions.items()
+        if name != "PhotoSorter"
+    )
+    about = tr(
+        "Sorts photos into categories you describe in plain words, with an OpenCLIP model "
+        "running on this computer. Your photos never leave it."
+    )
+    title = tr("PhotoSorter {version}").format(version=__version__)
+    model_line = tr("Model: {model}").format(model=model)
+    notes_html = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in notes)
+    QMessageBox.about(
+        parent,
+        tr("About PhotoSorter"),
+        f"<h3>{html.escape(title)}</h3><p>{html.escape(about)}</p>"
+        f"<p>{html.escape(model_line)}</p><table cellspacing='4'>{rows}</table>{notes_html}",
+    )

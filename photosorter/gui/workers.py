@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ from photosorter.core.library.pipeline import (
 from photosorter.core.library.scanner import check_roots, scan
 from photosorter.core.model.classifier import Examples, build_matrix, vocabulary_bounds
 from photosorter.core.model.engine import Engine, ModelSpec
-from photosorter.core.model.examples import file_examples
+from photosorter.core.model.examples import file_examples, override_examples
+from photosorter.gui.columns import sort_names
 from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
     BatchReady,
     DuplicatesReady,
@@ -67,6 +68,7 @@ from photosorter.gui.jobs import (  # noqa: F401 - re-exported: the workers' API
     StoredListed,
     StoredVectors,
 )
+from photosorter.gui.scoring import Placement, placement
 
 log = logging.getLogger(__name__)
 
@@ -270,9 +272,7 @@ class InferenceWorker(QObject):
         self.status_changed.emit(JobStatus(gen, "Opening the library…"))
         pages = []
         for page in list_stored(self._store, request.roots):
-            pairs = paired_raws(Path(p) for p in page.paths)  # a folder listing each
-            raws = frozenset(str(p) for p in pairs)
-            self.stored_listed.emit(StoredListed(gen, page, raws))
+            self.stored_listed.emit(_listed(gen, page))
             pages.append(page)
         listing = joined(pages)
         model_id = self._engine_for(request.engine, gen).model_id
@@ -286,13 +286,23 @@ class InferenceWorker(QObject):
             unsorted = [*problems, *(PhotoResult(p) for p in todo)]
             self._emit_unsorted(gen, unsorted, kept + len(unsorted))
             raise
-        # What placing needs of each photo besides the categories, here, not on the GUI thread.
+        # Where each photo goes, worked out here, not on the GUI thread.
         bounds = vocabulary_bounds(vectors[: len(listing)], scoring.matrix)
+        placed = self._placement(request, scoring, vectors, bounds)
         self.stored_vectors.emit(StoredVectors(gen, vectors, has, bounds, scoring.matrix))
         del vectors  # the GUI's result set holds the only reference from here on
-        self.scoring_ready.emit(scoring)
+        self.scoring_ready.emit(replace(scoring, placed=placed))
         todo, problems, kept = self._recheck(request, listing, has)
         return self._index_paths(request, engine, todo, problems, kept)
+
+    def _placement(
+        self, request: IndexRequest, ready: ScoringReady, vectors: np.ndarray, bounds: np.ndarray
+    ) -> Placement:
+        """The stored photos placed as the GUI's result set would, with the user's manual
+        placements as examples (it takes this in if no setting or placement changed since)."""
+        scoring = ready.scoring(request.threshold, request.min_fit)
+        corrections = override_examples(self._store, ready.model_id, scoring.names)
+        return placement(scoring, corrections, vectors, bounds)
 
     def _recheck(
         self, request: IndexRequest, listing: Listing, has: np.ndarray
@@ -379,6 +389,15 @@ class InferenceWorker(QObject):
             problems.append(PhotoResult(path, error=message))
 
         return (scan(usable, on_error=on_error, cancel=cancel) if usable else iter(())), problems
+
+
+def _listed(gen: int, page: Listing) -> StoredListed:
+    """A page of the store's listing with what the grid needs of each photo, worked out
+    here rather than on the GUI thread."""
+    pairs = paired_raws(Path(p) for p in page.paths)  # a folder listing each
+    raws = frozenset(str(p) for p in pairs)
+    has_raw = np.fromiter((p in raws for p in page.paths), np.bool_, len(page))
+    return StoredListed(gen, page, has_raw, sort_names(page.paths), frozenset(page.paths))
 
 
 def _no_vectors() -> np.ndarray:

@@ -13,7 +13,8 @@ from photosorter.core.categories import load_categories
 from photosorter.core.model.engine import DEFAULT_MODEL
 from photosorter.core.settings import Overrides, Settings, load_settings, save_settings
 from photosorter.gui.app import build_window
-from photosorter.gui.dialogs import PlanDialog, SettingsDialog
+from photosorter.gui.dialogs import PlanDialog
+from photosorter.gui.settings_dialog import SettingsDialog
 from tests.gui.conftest import start_and_wait
 
 

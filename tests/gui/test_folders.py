@@ -176,7 +176,7 @@ def test_ctrl_enter_in_the_description_presses_ok(qtbot) -> None:
 
 
 def test_problems_panel_is_one_line_in_a_small_window(qtbot, make_window, tmp_path) -> None:
-    from photosorter.gui.session import Problem
+    from photosorter.gui.notices import Problem
 
     window = make_window()
     window.resize(800, 600)
@@ -194,7 +194,7 @@ def test_problems_panel_is_one_line_in_a_small_window(qtbot, make_window, tmp_pa
 
 
 def test_problems_panel_shows_the_list_in_a_large_window(qtbot, make_window, tmp_path) -> None:
-    from photosorter.gui.session import Problem
+    from photosorter.gui.notices import Problem
 
     window = make_window()
     window.resize(1280, 800)

@@ -14,9 +14,9 @@ from photosorter.core.categories import UNCATEGORIZED, load_categories
 from photosorter.core.settings import SENSITIVITY_MIN_FIT, Settings, load_settings
 from photosorter.gui import workers
 from photosorter.gui.category_panel import ExamplesRole, NameRole
-from photosorter.gui.dialogs import SettingsDialog
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.photo_model import KeyRole, ManualRole, PathRole
+from photosorter.gui.settings_dialog import SettingsDialog
 from tests.gui.conftest import start_and_wait, write_photos
 from tests.gui.test_reassign import drop_on_category, rows_of
 from tests.gui.test_watching import configure, wait_watching

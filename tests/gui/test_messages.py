@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
-from photosorter.gui.session import Notice
+from photosorter.gui.notices import Notice
 from tests.gui.conftest import start_and_wait, write_photos
 
 

@@ -13,7 +13,8 @@ from photosorter.core.library.pipeline import IndexBatch, PhotoResult, Progress
 from photosorter.core.model.classifier import CategoryMatrix, Examples
 from photosorter.core.model.engine import ScoringParams
 from photosorter.gui.photo_model import PhotoModel, ScoreRole, SortMode
-from photosorter.gui.results import ERROR_INDEX, ResultSet, Scoring, derive_matrix, derive_scoring
+from photosorter.gui.results import ERROR_INDEX, ResultSet
+from photosorter.gui.scoring import Scoring, derive_matrix, derive_scoring
 
 CATS = CategorySet((Category("A", ("a",)), Category("B", ("b", "bee"))))
 

@@ -13,7 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from photosorter import cli
 from photosorter.core.categories import UNCATEGORIZED
-from photosorter.gui.main_window import EMPTY_TEXT
+from photosorter.gui.grid_heading import EMPTY_TEXT
 from tests.gui.conftest import start_and_wait, write_photos
 
 

@@ -16,8 +16,9 @@ from PySide6.QtCore import QCoreApplication, QLocale
 from photosorter.core.settings import Settings
 from photosorter.gui.app import TRANSLATIONS, install_translators
 from photosorter.gui.category_panel import CategoryPanel
-from photosorter.gui.dialogs import PlanDialog, SettingsDialog
-from photosorter.gui.session import Problem
+from photosorter.gui.dialogs import PlanDialog
+from photosorter.gui.notices import Problem
+from photosorter.gui.settings_dialog import SettingsDialog
 from photosorter.gui.widgets import ProblemsDock
 
 GUI = Path(__file__).resolve().parents[2] / "photosorter" / "gui"

@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 
 from photosorter.core.settings import Settings, Source, save_settings
 from photosorter.gui import watching
-from photosorter.gui.dialogs import SettingsDialog
 from photosorter.gui.main_window import MainWindow
 from photosorter.gui.photo_model import PathRole
+from photosorter.gui.settings_dialog import SettingsDialog
 from photosorter.gui.sources_panel import WatchRole
 from photosorter.gui.workers import running_threads
 from tests.fixtures.shapes import draw_shape

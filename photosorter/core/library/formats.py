@@ -83,20 +83,32 @@ def without_paired_raws(photos: list[str]) -> list[str]:
 
 def paired_raws(photos: Iterable[Path]) -> dict[Path, list[Path]]:
     """Photo -> its RAW companions on disk, for the photos that have any; each folder is
-    listed once (an unreadable one has none)."""
-    listings: dict[Path, list[str]] = {}
+    listed once (an unreadable one has none), its RAWs looked up by stem: a folder of
+    thousands of photos is not searched once per photo."""
+    raws: dict[Path, dict[str, list[str]]] = {}
     pairs: dict[Path, list[Path]] = {}
     for photo in photos:
         folder = photo.parent
-        if folder not in listings:
-            try:
-                listings[folder] = os.listdir(folder)
-            except OSError:
-                listings[folder] = []
-        found = raw_companions(photo, listings[folder])
+        stems = raws.get(folder)
+        if stems is None:
+            stems = raws[folder] = _raws_by_stem(folder)
+        found = raw_companions(photo, stems.get(photo.stem, ())) if stems else []
         if found:
             pairs[photo] = [folder / n for n in found]
     return pairs
+
+
+def _raws_by_stem(folder: Path) -> dict[str, list[str]]:
+    """The RAW file names in `folder` by stem ({} when it cannot be listed)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for name in names:
+        if is_raw_name(name):
+            found.setdefault(os.path.splitext(name)[0], []).append(name)
+    return found
 
 
 def is_paired_raw(path: Path) -> bool:

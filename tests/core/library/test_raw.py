@@ -157,3 +157,10 @@ def test_a_raw_beside_a_jpeg_is_its_companion_not_a_photo(tmp_path: Path) -> Non
     assert raw_companions(tmp_path / "IMG_1.CR2", ["IMG_1.DNG"]) == []  # RAWs don't pair
     pairs = paired_raws(tmp_path / n for n in found)
     assert pairs == {tmp_path / "IMG_1.JPG": [tmp_path / "IMG_1.CR2"]}
+
+
+def test_paired_raws_look_up_each_folder_once_by_stem(tmp_path: Path) -> None:
+    for name in ("a.jpg", "a.NEF", "a.cr2", "a.xmp", "b.jpg", "ab.NEF", "c.NEF", "c.DNG"):
+        (tmp_path / name).write_bytes(b"x")
+    photos = [tmp_path / n for n in ("a.jpg", "b.jpg", "c.NEF")] + [tmp_path / "gone" / "a.jpg"]
+    assert paired_raws(photos) == {tmp_path / "a.jpg": [tmp_path / "a.NEF", tmp_path / "a.cr2"]}
