@@ -142,9 +142,9 @@ def vocabulary_bounds(embeddings: np.ndarray, matrix: CategoryMatrix) -> np.ndar
         found = blocks(embeddings, matrix.vocabulary)
         xp = found.xp
         for start, sims in found:
-            sl = slice(start, start + len(sims))
-            out[sl, 0] = found.numpy(xp.amin(sims, 1))
-            out[sl, 1] = found.numpy(xp.amax(sims, 1))
+            sl = slice(start, start + sims.shape[1])
+            out[sl, 0] = found.numpy(xp.amin(sims, 0))
+            out[sl, 1] = found.numpy(xp.amax(sims, 0))
     return out
 
 
@@ -188,13 +188,14 @@ def classify(
     xp = found.xp
     single = np.array_equal(matrix.owner, np.arange(k))  # the common case: one row each
     columns = [found.asarray(np.flatnonzero(matrix.owner == c)) for c in range(k)]
+    finite = all(len(cols) for cols in columns)  # else a category is never chosen (-inf)
     levels = found.asarray(matrix.levels) if matrix.levels is not None else None
-    for start, sims in found:
+    for start, sims in found:  # (prompts, photos of this block)
         if not single:  # a category's similarity is the best of its prompts
-            sims = xp.stack([_best_of(xp, sims, cols) for cols in columns], 1)
-        sl = slice(start, start + len(sims))
+            sims = xp.stack([_best_of(xp, sims, cols) for cols in columns])
+        sl = slice(start, start + sims.shape[1])
         best, p_top, p_second, block_fit = _score_block(
-            xp, sims, found.asarray(bounds[sl]), levels, params
+            xp, sims, found.asarray(bounds[sl]), levels, params, finite
         )
         index[sl], score[sl] = found.numpy(best), found.numpy(p_top)
         gap[sl], fit[sl] = found.numpy(p_top - p_second), found.numpy(block_fit)
@@ -203,43 +204,52 @@ def classify(
     return Assignments(index, score, gap, fit)
 
 
-def _score_block(xp: ModuleType, sims: Any, bounds: Any, levels: Any, params: ScoringParams):
-    """Per row of a block of similarities (B, K), overwritten: the best category, its
-    probability, the runner-up's, and the fit. Written once for numpy and torch (`xp`)."""
-    rows = xp.arange(len(sims))
-    best = sims.argmax(1)
-    top = sims[rows, best]
-    fit = _fit(xp, top, sims, bounds, levels[best] if levels is not None else None)
+def _score_block(
+    xp: ModuleType, sims: Any, bounds: Any, levels: Any, params: ScoringParams, finite: bool
+) -> tuple[Any, Any, Any, Any]:
+    """Per photo of a block of similarities (K categories, B photos), overwritten: the best
+    category, its probability, the runner-up's, and the fit. Written once for numpy and
+    torch (`xp`); every step is element-wise along the photos or a reduction over the K
+    rows, both fast in this layout."""
+    top = xp.amax(sims, 0)
+    best = _first_best(xp, sims, top)
+    fit = _fit(xp, top, sims, bounds, levels[best] if levels is not None else None, finite)
+    photos = xp.arange(sims.shape[1])
     scale = float(params.logit_scale)
     if params.is_sigmoid:  # monotonic: the runner-up is the second-best similarity
-        sims[rows, best] = -np.inf
-        second = xp.amax(sims, 1) if sims.shape[1] > 1 else xp.full_like(top, -np.inf)
+        sims[best, photos] = -np.inf
+        second = xp.amax(sims, 0) if len(sims) > 1 else xp.full_like(top, -np.inf)
         bias = float(params.logit_bias)  # type: ignore[arg-type]
-        return (
-            best,
-            1.0 / (1.0 + xp.exp(-(top * scale + bias))),
-            (1.0 / (1.0 + xp.exp(-(second * scale + bias)))),
-            fit,
-        )
-    # softmax; exp(0) = 1 at the best column, so p_top = 1 / sum
-    sims -= top[:, None]
+        p_top = 1.0 / (1.0 + xp.exp(-(top * scale + bias)))
+        return best, p_top, 1.0 / (1.0 + xp.exp(-(second * scale + bias))), fit
+    # softmax; exp(0) = 1 at the best row, so p_top = 1 / sum
+    sims -= top
     sims *= scale
     xp.exp(sims, out=sims)
-    p_top = 1.0 / sims.sum(1)
-    sims[rows, best] = 0.0
-    return best, p_top, xp.amax(sims, 1) * p_top, fit
+    p_top = 1.0 / sims.sum(0)
+    sims[best, photos] = 0.0
+    return best, p_top, xp.amax(sims, 0) * p_top, fit
+
+
+def _first_best(xp: ModuleType, sims: Any, top: Any) -> Any:
+    """Per photo, the first row that reaches `top` (as argmax, which is slow over rows)."""
+    best = xp.where(sims[-1] == top, len(sims) - 1, 0)
+    for k in range(len(sims) - 2, -1, -1):
+        best = xp.where(sims[k] == top, k, best)
+    return best
 
 
 def _best_of(xp: ModuleType, sims: Any, cols: Any) -> Any:
     """A category's similarity: its best row; -inf when it has none (never chosen)."""
     if not len(cols):
-        return xp.full_like(sims[:, 0], -np.inf)
-    return xp.amax(sims[:, cols], 1)
+        return xp.full_like(sims[0], -np.inf)
+    return xp.amax(sims[cols], 0)
 
 
-def _fit(xp: ModuleType, top: Any, sims: Any, bounds: Any, level: Any) -> Any:
+def _fit(xp: ModuleType, top: Any, sims: Any, bounds: Any, level: Any, finite: bool) -> Any:
     """(top - low) / (high - low) over the vocabulary and the categories, per photo."""
-    low = xp.minimum(bounds[:, 0], xp.amin(xp.where(xp.isfinite(sims), sims, np.inf), 1))
+    lowest = xp.amin(sims if finite else xp.where(xp.isfinite(sims), sims, np.inf), 0)
+    low = xp.minimum(bounds[:, 0], lowest)
     high = xp.maximum(bounds[:, 1], top)
     if level is not None:
         high = xp.minimum(high, level)

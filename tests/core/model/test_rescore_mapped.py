@@ -52,3 +52,27 @@ def test_chunked_rescoring_of_the_mapped_matrix_matches_the_whole_array(
             getattr(found, name), getattr(expected, name), rtol=1e-5, atol=1e-5
         )  # MKL and OpenBLAS sum in other orders: similarities 1e-7 apart, a fit ratio 1e-5
     np.testing.assert_allclose(bounds, expected_bounds, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("torch_from", [0, 10**12])
+def test_classify_agrees_with_a_plain_softmax_and_picks_the_first_of_tied_categories(
+    monkeypatch: pytest.MonkeyPatch, torch_from: int
+) -> None:
+    monkeypatch.setattr(products, "TORCH_FROM", torch_from)
+    monkeypatch.setattr(products, "LOADED_TORCH_FROM", torch_from)
+    rng = np.random.default_rng(1)
+    # quarters: every product and partial sum is exact, so a tie is a tie in any BLAS
+    photos = rng.integers(-2, 3, (500, 16)).astype(np.float32) / 4
+    prompts = rng.integers(-2, 3, (6, 16)).astype(np.float32) / 4
+    prompts[4] = prompts[1]  # categories 1 and 4 are the same words: ties
+    matrix = CategoryMatrix(prompts, np.arange(6), tuple("abcdef"))
+    found = classify(photos, matrix, ScoringParams(0.5, None), min_fit=0.0)
+    logits = 0.5 * (photos.astype(np.float64) @ prompts.T.astype(np.float64))
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    ranked = np.sort(probs, axis=1)
+    np.testing.assert_array_equal(found.index, probs.argmax(axis=1))  # argmax: the first
+    assert not np.any(found.index == 4) and np.any(found.index == 1)
+    np.testing.assert_allclose(found.score, ranked[:, -1], rtol=1e-4)
+    np.testing.assert_allclose(found.margin, ranked[:, -1] - ranked[:, -2], atol=1e-5)
+    assert np.all(found.margin[found.index == 1] < 1e-6)  # tied with category 4
