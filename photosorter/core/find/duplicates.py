@@ -173,12 +173,19 @@ def embedding_cells(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.nda
 
 
 def _cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine of rows a[i] and b[i] of `vectors` (unit rows), read a chunk of pairs at a time."""
+    """Cosine of rows a[i] and b[i] of `vectors` (unit rows). The rows are read once each,
+    in file order (a mapped matrix larger than memory is then read ahead, not sought)."""
+    rows, where = np.unique(np.concatenate([a, b]), return_inverse=True)
+    read = np.empty((len(rows), *vectors.shape[1:]), dtype=vectors.dtype)
+    for start in range(0, len(rows), _CHUNK):
+        read[start : start + _CHUNK] = vectors[rows[start : start + _CHUNK]]
+    x, y = where[: len(a)], where[len(a) :]
     out = np.empty(len(a), dtype=np.float32)
     for start in range(0, len(a), _CHUNK):
-        x = np.asarray(vectors[a[start : start + _CHUNK]], dtype=np.float32)
-        y = np.asarray(vectors[b[start : start + _CHUNK]], dtype=np.float32)
-        out[start : start + len(x)] = np.einsum("ij,ij->i", x, y)
+        part = slice(start, start + _CHUNK)
+        out[part] = np.einsum(
+            "ij,ij->i", read[x[part]].astype(np.float32), read[y[part]].astype(np.float32)
+        )
     return out
 
 
