@@ -130,7 +130,7 @@ def similar_pairs(
     """Index pairs (i < j) whose hashes differ in <= max_bits and whose rows of `vectors`
     (L2-normalised, float16 or float32, may be mapped) have cosine >= min_cosine. Up to
     `exact_limit` hashes every close pair is found; past it, those within one embedding cell
-    (a copy's cell differs from its source's for ~0.2% of pairs: module docstring)."""
+    (0.2-0.3% of synthetic copy pairs are missed: `photosorter bench --large`)."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     n = len(hashes)
     if n <= max(exact_limit, 1):
