@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from photosorter.bench import large
@@ -15,8 +16,19 @@ def test_large_figures_at_a_small_size(tmp_path: Path, monkeypatch: pytest.Monke
     json.dumps(report)  # JSON-able
     assert report["n"] == 6000 and report["index"]["n"] == 4000
     assert report["index"]["recall_at_20"] >= 0.95
-    assert report["duplicates"]["pairs"] >= report["duplicates"]["planted"] * 0.9
+    d = report["duplicates"]
+    assert d["n"] == 6000 and d["planted"] == 300  # exact below EXACT_LIMIT: every pair
+    assert d["found"] == d["planted"] and d["recall"] == 1.0 and d["false_pairs"] == 0
     assert 1024 < report["store"]["bytes_per_photo"] < 4000  # a float16 vector and its rows
     assert report["rescore"]["seconds"] > 0 and report["search"]["index_ms"] > 0
     assert len(large_table(report)) == 7
     assert list(tmp_path.iterdir()) == []  # the synthetic files are gone
+
+
+def test_duplicates_figure_through_cells_finds_the_planted_copies(tmp_path: Path) -> None:
+    vectors, _ = large.synthetic_matrix(tmp_path / "m.npy", 8000)  # copy-on-write mapping
+    d = large.duplicates_figure(vectors, exact_limit=1000)
+    assert d["n"] == 8000 and d["planted"] == 400
+    assert d["recall"] >= 0.98 and d["false_pairs"] == 0
+    assert not np.array_equal(vectors, np.load(tmp_path / "m.npy"))  # copies written, in memory
+    del vectors

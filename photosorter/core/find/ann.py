@@ -157,7 +157,7 @@ def build_index(
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(n, min(n, k * _SAMPLE_PER_LIST), replace=False))
     meter = _Meter(_ITERATIONS * len(sample) + n, on_progress)
-    centroids = _kmeans(np.asarray(vectors[sample], dtype=np.float32), k, rng, meter)
+    centroids = kmeans(np.asarray(vectors[sample], dtype=np.float32), k, rng, meter)
     empty = IvfIndex(centroids, np.zeros(0, np.int64), np.zeros(k + 1, np.int64), generation, n)
     return _extend(empty, vectors, meter)
 
@@ -197,14 +197,18 @@ class _Meter:
             self.on_progress(Progress(self.done, self.total, 0, 0, elapsed))
 
 
-def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator, meter: _Meter) -> np.ndarray:
+def kmeans(
+    sample: np.ndarray, k: int, rng: np.random.Generator, meter: _Meter | None = None
+) -> np.ndarray:
     """Spherical k-means: unit centroids; an empty cluster restarts at a random sample row."""
     centroids = sample[rng.choice(len(sample), k, replace=False)].copy()
     for _ in range(_ITERATIONS):
         owner = _nearest(sample, centroids, 0, meter)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, owner, sample)
         counts = np.bincount(owner, minlength=k)
+        sums = np.zeros_like(centroids)  # np.add.at is ~10x slower than sorting and reduceat
+        order = np.argsort(owner, kind="stable")
+        used = np.flatnonzero(counts)
+        sums[used] = np.add.reduceat(sample[order], (np.cumsum(counts) - counts)[used])
         empty = np.flatnonzero(counts == 0)
         sums[empty] = sample[rng.choice(len(sample), len(empty), replace=False)]
         centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
