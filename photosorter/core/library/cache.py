@@ -182,17 +182,26 @@ class Store:
     ) -> dict:
         """path -> (size, mtime_ns, `column`) from `table` (rows matching `where` too), in
         chunks of bound parameters."""
-        found: dict[str, tuple] = {}
-        for i in range(0, len(paths), _CHUNK):
-            chunk = paths[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT path, size, mtime_ns, {column} FROM {table} "
-                f"WHERE path IN ({marks}) {where}",
-                [*chunk, *args],
+        rows = self._where_in(
+            f"SELECT path, size, mtime_ns, {column} FROM {table} WHERE path IN ({{}}) {where}",
+            paths, after=args,
+        )  # fmt: skip
+        return {p: (s, m, v) for p, s, m, v in rows}
+
+    def _where_in(
+        self,
+        sql: str,
+        keys: Sequence[str],
+        before: Sequence[object] = (),
+        after: Sequence[object] = (),
+    ) -> Iterator[tuple]:
+        """The rows of `sql`, whose `{}` is an IN list of `keys`, run a chunk of bound
+        parameters at a time; `before`/`after` bind the parameters around the list."""
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            yield from self.conn.execute(
+                sql.format(",".join("?" * len(chunk))), [*before, *chunk, *after]
             )
-            found.update((p, (s, m, v)) for p, s, m, v in rows)
-        return found
 
     def remember_files(self, rows: Iterable[tuple[str, int, int, str]]) -> None:
         """Record (path, size, mtime_ns, hash) identities (a file read well has not failed)."""
@@ -239,16 +248,10 @@ class Store:
     ) -> dict:
         """key -> vector of `model` in `table`, looked up in chunks of bound parameters;
         `read` makes a stored blob an array (float32 blobs by default)."""
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT {key}, vec FROM {table} WHERE model = ? AND {key} IN ({marks})",
-                [model, *chunk],
-            )
-            found.update((k, read(v)) for k, v in rows)
-        return found
+        rows = self._where_in(
+            f"SELECT {key}, vec FROM {table} WHERE model = ? AND {key} IN ({{}})", keys, (model,)
+        )
+        return {k: read(v) for k, v in rows}
 
     def put_embeddings(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         """Store float16 embeddings; a new one keeps its row (an upsert, counted as a change)."""
@@ -281,17 +284,8 @@ class Store:
 
     def embedding_ids(self, model: str, hashes: Sequence[str]) -> dict[str, int]:
         """hash -> row id of `model`'s embedding, for the hashes embedded (no vector read)."""
-        found: dict[str, int] = {}
-        for i in range(0, len(hashes), _CHUNK):
-            chunk = hashes[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.conn.execute(
-                    f"SELECT hash, id FROM embeddings WHERE model = ? AND hash IN ({marks})",
-                    [model, *chunk],
-                )
-            )
-        return found
+        sql = "SELECT hash, id FROM embeddings WHERE model = ? AND hash IN ({})"
+        return dict(self._where_in(sql, hashes, (model,)))
 
     def embedding_row(self, row_id: int) -> tuple[str, str, bytes] | None:
         """(model, hash, float16 blob) of the embedding row `row_id`, if it exists."""
@@ -313,17 +307,9 @@ class Store:
 
     # -- image facts (size, format, perceptual hash), per content hash ----------------------
     def get_image_info(self, hashes: Sequence[str]) -> dict[str, ImageInfo]:
-        found: dict[str, ImageInfo] = {}
-        for i in range(0, len(hashes), _CHUNK):
-            chunk = hashes[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                "SELECT hash, width, height, format, phash FROM image_info "
-                f"WHERE hash IN ({marks})",
-                chunk,
-            )
-            found.update((h, ImageInfo(w, ht, f, p & _U64)) for h, w, ht, f, p in rows)
-        return found
+        sql = "SELECT hash, width, height, format, phash FROM image_info WHERE hash IN ({})"
+        rows = self._where_in(sql, hashes)
+        return {h: ImageInfo(w, ht, f, p & _U64) for h, w, ht, f, p in rows}
 
     def put_image_info(self, items: Iterable[tuple[str, ImageInfo]]) -> None:
         with self.transaction():
@@ -359,16 +345,9 @@ class Store:
         """hash -> category name the user chose by hand."""
         if hashes is None:
             return dict(self.conn.execute("SELECT hash, category FROM overrides"))
-        found: dict[str, str] = {}
-        for i in range(0, len(hashes), _CHUNK):
-            chunk = hashes[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.conn.execute(
-                    f"SELECT hash, category FROM overrides WHERE hash IN ({marks})", chunk
-                )
-            )
-        return found
+        return dict(
+            self._where_in("SELECT hash, category FROM overrides WHERE hash IN ({})", hashes)
+        )
 
     def override_embeddings(self, model: str) -> list[tuple[str, str, np.ndarray]]:
         """(hash, category, embedding) of every manually placed photo embedded by `model`:
