@@ -74,41 +74,50 @@ class Known:
     stats: dict[str, os.stat_result] = field(default_factory=dict)
 
 
-def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
-    """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do."""
+def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str) -> Known:
+    """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do.
+
+    The work is done on `str` names; a `Path` is made only for a name given as `str` that
+    lands in a result (a million of them cost seconds)."""
     known = Known()
     stats = known.stats
-    for path in paths:
+    names = [os.fspath(p) for p in paths]
+    for path, name in zip(paths, names, strict=True):
         try:
-            stats[str(path)] = path.stat()
+            stats[name] = os.stat(name)
         except FileNotFoundError:
-            known.errors.append(PhotoResult(path, error="file vanished before it could be read"))
+            known.errors.append(_result(path, error="file vanished before it could be read"))
         except OSError as exc:
-            known.errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    names = list(stats)
-    hits = _unchanged(stats, store.lookup_files(names))
+            known.errors.append(_result(path, error=f"cannot read file: {exc.strerror or exc}"))
+    stated = list(stats)
+    hits = _unchanged(stats, store.lookup_files(stated))
     row_of = _matrix_rows(known, store, model, hits)
     # A file read well is no failure (remember_files clears it): look up only the rest.
-    unknown = [n for n in names if n not in hits]
+    unknown = [n for n in stated if n not in hits]
     bad = _unchanged(stats, store.lookup_failures(unknown, installed()) if unknown else {})
     fast_rows = []
-    for path in paths:
-        name = str(path)
+    for path, name in zip(paths, names, strict=True):
         if name not in stats:
             continue
         row = row_of.get(name, -1)
         if row >= 0:
             st = stats[name]
-            known.fast.append(
-                PhotoResult(path, hits[name], size=st.st_size, mtime_ns=st.st_mtime_ns)
-            )
+            known.fast.append(_result(path, hits[name], size=st.st_size, mtime_ns=st.st_mtime_ns))
             fast_rows.append(row)
         elif name in bad:
-            known.errors.append(PhotoResult(path, error=bad[name]))
+            known.errors.append(_result(path, error=bad[name]))
         else:
-            known.todo.append(path)
+            known.todo.append(_as_path(path))
     known.rows = np.array(fast_rows, dtype=np.int64)
     return known
+
+
+def _as_path(path: str | os.PathLike[str]) -> Path:
+    return path if isinstance(path, Path) else Path(path)
+
+
+def _result(path: str | os.PathLike[str], key: str | None = None, **kw: object) -> PhotoResult:
+    return PhotoResult(_as_path(path), key, **kw)  # type: ignore[arg-type]
 
 
 def _matrix_rows(known: Known, store: Store, model: str, hits: dict[str, str]) -> dict[str, int]:
