@@ -103,7 +103,7 @@ def _place_in_matrix(out: Indexed, known: Known, store: Store, model: str) -> No
     if lost.any():
         gone = set(np.flatnonzero(lost).tolist())
         out.errors += [
-            PhotoResult(r.path, error="its embedding was removed from the store meanwhile")
+            PhotoResult(r.where, error="its embedding was removed from the store meanwhile")
             for i, r in enumerate(out.photos)
             if i in gone
         ]

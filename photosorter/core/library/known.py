@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,19 @@ class Progress:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """One photo: its content key when indexed, or the error that stopped it."""
+    """One photo: its content key when indexed, or the error that stopped it. `where` is its
+    path as given: given as `str`, its `Path` is made only when `path` is first read (a
+    search over a million photos reports a few)."""
 
-    path: Path
+    where: str | os.PathLike[str]
     key: str | None = None
     error: str | None = None
     size: int = 0
     mtime_ns: int = 0
+
+    @cached_property
+    def path(self) -> Path:
+        return self.where if isinstance(self.where, Path) else Path(self.where)
 
 
 @dataclass
@@ -77,8 +84,8 @@ class Known:
 def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str) -> Known:
     """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do.
 
-    The work is done on `str` names; a `Path` is made only for a name given as `str` that
-    lands in a result (a million of them cost seconds)."""
+    The work is done on `str` names; a name given as `str` stays one in the results (their
+    `path` is made when read), and becomes a `Path` only in `todo`."""
     known = Known()
     stats = known.stats
     names = [os.fspath(p) for p in paths]
@@ -86,9 +93,9 @@ def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str)
         try:
             stats[name] = os.stat(name)
         except FileNotFoundError:
-            known.errors.append(_result(path, error="file vanished before it could be read"))
+            known.errors.append(PhotoResult(path, error="file vanished before it could be read"))
         except OSError as exc:
-            known.errors.append(_result(path, error=f"cannot read file: {exc.strerror or exc}"))
+            known.errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
     stated = list(stats)
     hits = _unchanged(stats, store.lookup_files(stated))
     row_of = _matrix_rows(known, store, model, hits)
@@ -102,22 +109,16 @@ def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str)
         row = row_of.get(name, -1)
         if row >= 0:
             st = stats[name]
-            known.fast.append(_result(path, hits[name], size=st.st_size, mtime_ns=st.st_mtime_ns))
+            known.fast.append(
+                PhotoResult(path, hits[name], size=st.st_size, mtime_ns=st.st_mtime_ns)
+            )
             fast_rows.append(row)
         elif name in bad:
-            known.errors.append(_result(path, error=bad[name]))
+            known.errors.append(PhotoResult(path, error=bad[name]))
         else:
-            known.todo.append(_as_path(path))
+            known.todo.append(path if isinstance(path, Path) else Path(path))
     known.rows = np.array(fast_rows, dtype=np.int64)
     return known
-
-
-def _as_path(path: str | os.PathLike[str]) -> Path:
-    return path if isinstance(path, Path) else Path(path)
-
-
-def _result(path: str | os.PathLike[str], key: str | None = None, **kw: object) -> PhotoResult:
-    return PhotoResult(_as_path(path), key, **kw)  # type: ignore[arg-type]
 
 
 def _matrix_rows(known: Known, store: Store, model: str, hits: dict[str, str]) -> dict[str, int]:

@@ -270,9 +270,14 @@ def test_the_stat_pass_answers_str_names_as_it_answers_paths(
         by_path = stat_pass(given, store, engine.model_id)
         by_name = stat_pass([str(p) for p in given], store, engine.model_id)
     assert [r.path for r in by_name.fast] == photos[:2]
+    assert all(type(r.where) is str for r in [*by_name.fast, *by_name.errors])  # no Path made
     assert all(type(r.path) is type(photos[0]) for r in [*by_name.fast, *by_name.errors])
-    assert by_name.fast == by_path.fast
+    assert [(r.path, r.key, r.size, r.mtime_ns) for r in by_name.fast] == [
+        (r.path, r.key, r.size, r.mtime_ns) for r in by_path.fast
+    ]
     assert by_name.rows.tolist() == by_path.rows.tolist()
     assert by_name.todo == by_path.todo == [photos[2]]
-    assert by_name.errors == by_path.errors
+    assert [(r.path, r.error) for r in by_name.errors] == [
+        (r.path, r.error) for r in by_path.errors
+    ]
     assert [r.path for r in by_name.errors] == [gone]
