@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 from photosorter.core.library.cache import Store
 from photosorter.core.library.known import Known, PhotoResult, Progress, stat_pass
 from photosorter.core.library.matrix import EmbeddingMatrix, open_matrix
-from photosorter.core.library.scanner import check_roots, scan
+from photosorter.core.library.scanner import check_roots, scan_names
 from photosorter.core.model.engine import Engine
 
 if TYPE_CHECKING:
@@ -52,11 +53,11 @@ def index_paths(
 
     When the store knows every file, neither the decoders nor the model are imported."""
     out = Indexed()
-    found = scan(
+    found = scan_names(
         check_roots(roots), on_error=lambda p, m: out.errors.append(PhotoResult(p, error=m))
     )
-    paths = list(dict.fromkeys([*found, *extra]))
-    known = stat_pass(paths, store, engine.model_id)
+    names = list(dict.fromkeys([*found, *map(os.fspath, extra)]))  # str: cheap to hash
+    known = stat_pass(names, store, engine.model_id)
     out.photos, out.errors = list(known.fast), [*out.errors, *known.errors]
     if known.todo:
         _index_new(out, known, engine, store, err, cluster)
@@ -102,7 +103,7 @@ def _place_in_matrix(out: Indexed, known: Known, store: Store, model: str) -> No
     if lost.any():
         gone = set(np.flatnonzero(lost).tolist())
         out.errors += [
-            PhotoResult(r.path, error="its embedding was removed from the store meanwhile")
+            PhotoResult(r.where, error="its embedding was removed from the store meanwhile")
             for i, r in enumerate(out.photos)
             if i in gone
         ]

@@ -99,7 +99,7 @@ def _best(indexed, parts: list, like: Path | None, limit: int, err: TextIO):
     from photosorter.core.find.ann import search_rows
     from photosorter.core.find.search import combine, spread_sample
 
-    searched = [i for i, r in enumerate(indexed.photos) if r.path != like]
+    searched = [i for i, r in enumerate(indexed.photos) if not _is_photo(r, like)]
     if not searched:
         return
     rows = np.unique(indexed.rows[searched])
@@ -142,7 +142,12 @@ def _like_vector(indexed, like: Path, shown: Path):
     from photosorter.core.errors import ConfigError
 
     for i, r in enumerate(indexed.photos):
-        if r.path == like:
+        if _is_photo(r, like):
             return indexed.vectors([i])[0]
-    failed = [r.error for r in indexed.errors if r.path == like]
+    failed = [r.error for r in indexed.errors if _is_photo(r, like)]
     raise ConfigError(f"--like {shown}: {failed[0] if failed else 'not an image'}")
+
+
+def _is_photo(result, photo: Path | None) -> bool:
+    """Whether `result` is of `photo` (a resolved path), by name: no `Path` made for it."""
+    return photo is not None and os.path.normcase(result.where) == os.path.normcase(photo)

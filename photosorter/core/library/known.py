@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,19 @@ class Progress:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """One photo: its content key when indexed, or the error that stopped it."""
+    """One photo: its content key when indexed, or the error that stopped it. `where` is its
+    path as given: given as `str`, its `Path` is made only when `path` is first read (a
+    search over a million photos reports a few)."""
 
-    path: Path
+    where: str | os.PathLike[str]
     key: str | None = None
     error: str | None = None
     size: int = 0
     mtime_ns: int = 0
+
+    @cached_property
+    def path(self) -> Path:
+        return self.where if isinstance(self.where, Path) else Path(self.where)
 
 
 @dataclass
@@ -74,26 +81,29 @@ class Known:
     stats: dict[str, os.stat_result] = field(default_factory=dict)
 
 
-def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
-    """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do."""
+def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str) -> Known:
+    """Sort `paths` by a stat each: embedded as they are, failed as they are, or to do.
+
+    The work is done on `str` names; a name given as `str` stays one in the results (their
+    `path` is made when read), and becomes a `Path` only in `todo`."""
     known = Known()
     stats = known.stats
-    for path in paths:
+    names = [os.fspath(p) for p in paths]
+    for path, name in zip(paths, names, strict=True):
         try:
-            stats[str(path)] = path.stat()
+            stats[name] = os.stat(name)
         except FileNotFoundError:
             known.errors.append(PhotoResult(path, error="file vanished before it could be read"))
         except OSError as exc:
             known.errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    names = list(stats)
-    hits = _unchanged(stats, store.lookup_files(names))
+    stated = list(stats)
+    hits = _unchanged(stats, store.lookup_files(stated))
     row_of = _matrix_rows(known, store, model, hits)
     # A file read well is no failure (remember_files clears it): look up only the rest.
-    unknown = [n for n in names if n not in hits]
+    unknown = [n for n in stated if n not in hits]
     bad = _unchanged(stats, store.lookup_failures(unknown, installed()) if unknown else {})
     fast_rows = []
-    for path in paths:
-        name = str(path)
+    for path, name in zip(paths, names, strict=True):
         if name not in stats:
             continue
         row = row_of.get(name, -1)
@@ -106,7 +116,7 @@ def stat_pass(paths: Sequence[Path], store: Store, model: str) -> Known:
         elif name in bad:
             known.errors.append(PhotoResult(path, error=bad[name]))
         else:
-            known.todo.append(path)
+            known.todo.append(path if isinstance(path, Path) else Path(path))
     known.rows = np.array(fast_rows, dtype=np.int64)
     return known
 

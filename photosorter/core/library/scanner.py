@@ -1,6 +1,7 @@
 """Find candidate image files under folders: os.scandir, no hidden files, safe symlinks.
 
-Yields canonical (real, absolute) paths, each file once, in a deterministic order: per
+Yields canonical (real, absolute) paths, each file once (as `str` from `scan_names`, which
+spares a million-photo library the `Path` objects), in a deterministic order: per
 folder, its images sorted by name, then its sub-folders sorted by name, depth first. A RAW
 beside its same-stem JPEG is not yielded: the JPEG stands for the pair.
 """
@@ -53,6 +54,16 @@ def scan(
     cancel: _Cancel | None = None,
 ) -> Iterator[Path]:
     """Yield every supported image under `roots` once; unreadable folders go to on_error."""
+    yield from map(Path, scan_names(roots, on_error=on_error, cancel=cancel))
+
+
+def scan_names(
+    roots: Iterable[str | os.PathLike[str]],
+    *,
+    on_error: OnError | None = None,
+    cancel: _Cancel | None = None,
+) -> Iterator[str]:
+    """`scan`, yielding the real paths as `str`."""
     resolved = check_roots(roots)
     walker = _Walker(resolved, on_error, cancel)
     for root in resolved:
@@ -82,11 +93,15 @@ class _Walker:
         if self.on_error is not None:
             self.on_error(Path(path), message)
 
-    def file(self, real: str) -> Iterator[Path]:
-        key = os.path.normcase(real)
-        if key not in self.yielded:
-            self.yielded.add(key)
-            yield Path(real)
+    def new_files(self, reals: list[str]) -> list[str]:
+        """Those of `reals` not yielded yet (now marked yielded)."""
+        yielded, fresh = self.yielded, []
+        for real in reals:
+            key = os.path.normcase(real)
+            if key not in yielded:
+                yielded.add(key)
+                fresh.append(real)
+        return fresh
 
     def enter(self, real: str, st: os.stat_result) -> bool:
         """Mark a folder visited; False when it was already (a loop or an overlap)."""
@@ -96,7 +111,7 @@ class _Walker:
         self.visited.add(ident)
         return True
 
-    def walk_root(self, root: Path) -> Iterator[Path]:
+    def walk_root(self, root: Path) -> Iterator[str]:
         real = str(root)
         try:
             st = os.stat(real)
@@ -104,7 +119,7 @@ class _Walker:
             self.report(real, f"cannot read folder: {exc.strerror or exc}")
             return
         if not stat.S_ISDIR(st.st_mode):  # an explicitly given image file, hidden or not
-            yield from self.file(real)
+            yield from self.new_files([real])
             return
         if not self.enter(real, st):
             return
@@ -114,8 +129,7 @@ class _Walker:
                 return
             folder = stack.pop()
             files, dirs = self.list_folder(folder)
-            for path in files:
-                yield from self.file(path)
+            yield from self.new_files(files)
             stack.extend(reversed(dirs))
 
     def list_folder(self, folder: str) -> tuple[list[str], list[str]]:

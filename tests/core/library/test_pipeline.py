@@ -16,6 +16,7 @@ from PIL import Image
 from photosorter.core.library import decoders, pipeline
 from photosorter.core.library.cache import Store
 from photosorter.core.library.decoders import installed
+from photosorter.core.library.known import stat_pass
 from photosorter.core.library.pipeline import index_photos
 from photosorter.core.model import accel, accel_choice
 from photosorter.core.model.engine import Engine
@@ -256,3 +257,27 @@ def test_a_new_unreadable_file_needs_no_model(
         errors = _errors(index_photos([*photos[:2], bad], engine, store, workers=1))
         assert list(errors) == [bad]
         assert not engine.loaded  # the model's input size came from the store
+
+
+def test_the_stat_pass_answers_str_names_as_it_answers_paths(
+    photos: list[Path], tiny_spec: str, tmp_path: Path
+) -> None:
+    with Store(tmp_path / "s.db") as store:
+        engine = Engine(tiny_spec, "cpu")
+        list(index_photos(photos[:2], engine, store, workers=1))
+        gone = tmp_path / "gone.jpg"
+        given = [*photos[:3], gone]
+        by_path = stat_pass(given, store, engine.model_id)
+        by_name = stat_pass([str(p) for p in given], store, engine.model_id)
+    assert [r.path for r in by_name.fast] == photos[:2]
+    assert all(type(r.where) is str for r in [*by_name.fast, *by_name.errors])  # no Path made
+    assert all(type(r.path) is type(photos[0]) for r in [*by_name.fast, *by_name.errors])
+    assert [(r.path, r.key, r.size, r.mtime_ns) for r in by_name.fast] == [
+        (r.path, r.key, r.size, r.mtime_ns) for r in by_path.fast
+    ]
+    assert by_name.rows.tolist() == by_path.rows.tolist()
+    assert by_name.todo == by_path.todo == [photos[2]]
+    assert [(r.path, r.error) for r in by_name.errors] == [
+        (r.path, r.error) for r in by_path.errors
+    ]
+    assert [r.path for r in by_name.errors] == [gone]

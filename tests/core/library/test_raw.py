@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 from pathlib import Path
 
@@ -12,7 +13,12 @@ from PIL import Image
 
 from photosorter.core.errors import ImageError
 from photosorter.core.library import images
-from photosorter.core.library.formats import paired_raws, raw_companions
+from photosorter.core.library.formats import (
+    is_raw_name,
+    paired_raws,
+    raw_companions,
+    without_paired_raws,
+)
 from photosorter.core.library.scanner import scan
 from tests.fixtures.dng import dng_bytes, write_dng
 from tests.fixtures.shapes import COLOURS, draw_scene
@@ -164,3 +170,29 @@ def test_paired_raws_look_up_each_folder_once_by_stem(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     photos = [tmp_path / n for n in ("a.jpg", "b.jpg", "c.NEF")] + [tmp_path / "gone" / "a.jpg"]
     assert paired_raws(photos) == {tmp_path / "a.jpg": [tmp_path / "a.NEF", tmp_path / "a.cr2"]}
+
+
+def _pairing_rule(photos: list[str]) -> list[str]:
+    """The rule as first written: a RAW goes when a non-RAW of its stem is listed."""
+    rendered = {os.path.splitext(p)[0] for p in photos if not is_raw_name(p)}
+    return [p for p in photos if not (is_raw_name(p) and os.path.splitext(p)[0] in rendered)]
+
+
+def test_pairing_on_names_keeps_the_rule_on_a_mixed_folder() -> None:
+    folder = "/photos/2024.trip"
+    names = [
+        "IMG_1.JPG", "IMG_1.CR2", "IMG_2.NEF", "IMG_2.dng", "IMG_3.jpg", "IMG_3.Raw",
+        "a.b.png", "a.b.ARW", "a.ARW", "DSC.heic", "DSC.cr3", "x.\u212adc", "x.jpeg",
+        "nocr2", ".cr2", "IMG_4.CR2.jpg", "IMG_4.CR2", "IMG_5.tif", "img_5.ORF",
+    ]  # fmt: skip
+    photos = [f"{folder}/{n}" for n in names]
+    kept = without_paired_raws(photos)
+    assert kept == _pairing_rule(photos)
+    assert [os.path.basename(p) for p in kept if is_raw_name(p)] == [
+        "IMG_2.NEF", "IMG_2.dng", "a.ARW", "IMG_4.CR2", "img_5.ORF"
+    ]  # fmt: skip
+    for i in range(200):  # shuffled subsets: the same answer as the rule, in the same order
+        some = random.Random(i).sample(photos, random.Random(-i).randint(0, len(photos)))
+        assert without_paired_raws(some) == _pairing_rule(some)
+    without_raws = [p for p in photos if not is_raw_name(p)]
+    assert without_paired_raws(without_raws) == without_raws

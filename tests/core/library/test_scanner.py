@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.library.scanner import ScanError, check_roots, scan
+from photosorter.core.library.scanner import ScanError, check_roots, scan, scan_names
 
 needs_symlinks = pytest.mark.skipif(
     sys.platform == "win32", reason="symlinks need privileges on Windows"
@@ -66,6 +66,7 @@ def test_nested_sorted_and_filtered(tree: Path) -> None:
         "zz/deep/er/still.bmp",
     ]
     assert list(scan([str(tree)])) == found  # deterministic, str or Path
+    assert list(scan_names([tree])) == [str(p) for p in found]  # the same, as str
 
 
 def test_unicode_names(tmp_path: Path) -> None:
