@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,15 +55,22 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
 
 def open_cluster(args: argparse.Namespace):
     """A context manager giving the Cluster that --cluster names, or None."""
-    import contextlib
-
     if not getattr(args, "cluster", None):
         if getattr(args, "path_map", None):
             raise PhotoSorterError("--path-map goes with --cluster")
         return contextlib.nullcontext()
     from photosorter.core.library.cluster import Cluster, PathMap
 
-    return Cluster.connect(args.cluster, PathMap.parse(args.path_map))
+    return _on_stderr(Cluster.connect(args.cluster, PathMap.parse(args.path_map)))
+
+
+@contextlib.contextmanager
+def _on_stderr(cluster):
+    """`cluster`, with whatever else prints to sys.stdout meanwhile sent to stderr: Ray prints
+    a lost worker's "(raylet) ..." lines to sys.stdout from a thread of its own, which would
+    break --json. The commands write their results to the stdout they took at their start."""
+    with contextlib.redirect_stdout(sys.stderr), cluster as opened:
+        yield opened
 
 
 def open_store(path: Path | None):

@@ -40,3 +40,23 @@ def test_cluster_without_ray_says_how_to_install_it(
 def test_a_path_map_goes_with_a_cluster(folder: Path, capsys) -> None:
     assert cli.main(["search", "red", str(folder), "--path-map", "/a=/b"]) == 2
     assert "--path-map goes with --cluster" in capsys.readouterr().err
+
+
+def test_while_a_cluster_is_open_other_prints_go_to_stderr(monkeypatch, capsys) -> None:
+    """Ray prints a lost worker's "(raylet) ..." lines to sys.stdout: not into --json."""
+    import argparse
+    import contextlib
+
+    from photosorter.cli.options import open_cluster
+    from photosorter.core.library import cluster
+
+    monkeypatch.setattr(cluster.Cluster, "connect", lambda *_a: contextlib.nullcontext("c"))
+    out = sys.stdout  # what a command writes its results to
+    with open_cluster(argparse.Namespace(cluster="auto", path_map=[])) as opened:
+        print("(raylet) A worker died or was killed while executing a task")
+        out.write('{"path": "a.jpg"}\n')
+    print("after")
+    captured = capsys.readouterr()
+    assert opened == "c"
+    assert captured.out == '{"path": "a.jpg"}\nafter\n'
+    assert "(raylet)" in captured.err
