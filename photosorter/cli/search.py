@@ -96,7 +96,7 @@ def _best(indexed, parts: list, like: Path | None, limit: int, err: TextIO):
     (built once, with progress on `err`)."""
     import numpy as np
 
-    from photosorter.core.find.ann import search_rows
+    from photosorter.core.find.ann import search
     from photosorter.core.find.search import combine, spread_sample
 
     searched = [i for i, r in enumerate(indexed.photos) if not _is_photo(r, like)]
@@ -105,7 +105,7 @@ def _best(indexed, parts: list, like: Path | None, limit: int, err: TextIO):
     rows = np.unique(indexed.rows[searched])
     vectors = indexed.matrix.vectors
     query = combine(parts, spread_sample(vectors, rows))
-    ranked = search_rows(indexed.matrix, rows, query, limit, on_progress=_IndexProgress(err))
+    ranked = search(indexed.matrix, query, limit, rows=rows, on_progress=_IndexProgress(err))
     by_row = np.argsort(indexed.rows, kind="stable")  # photos in row order: copies together
     sorted_rows = indexed.rows[by_row]
     shown = 0

@@ -65,35 +65,25 @@ def search(
     query: np.ndarray,
     limit: int,
     *,
+    rows: np.ndarray | None = None,
     exact_limit: int | None = None,
     probes: int = PROBES,
     on_progress: OnProgress | None = None,
 ) -> Ranked:
-    """The `limit` rows of `matrix` most similar to `query`: exact up to `exact_limit` rows
-    (default `EXACT_LIMIT`), through the inverted lists (built or brought up to date as
-    needed, reporting to `on_progress`) past it."""
-    if len(matrix) <= _exact_limit(exact_limit):
-        return rank(matrix.vectors, query, limit)
-    return search_index(open_index(matrix, on_progress), matrix.vectors, query, limit, probes)
-
-
-def search_rows(
-    matrix: EmbeddingMatrix,
-    rows: np.ndarray,
-    query: np.ndarray,
-    limit: int,
-    *,
-    exact_limit: int | None = None,
-    probes: int = PROBES,
-    on_progress: OnProgress | None = None,
-) -> Ranked:
-    """`search` restricted to `rows` of `matrix` (each once; the photos searched may be a part
-    of the store): exact over them up to `exact_limit` of them, else through the lists."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) <= _exact_limit(exact_limit):
+    """The `limit` rows of `matrix` most similar to `query`, of `rows` only when given (each
+    once: the photos searched may be a part of the store). Exact up to `exact_limit` rows
+    searched (default `EXACT_LIMIT`), through the inverted lists past it (built or brought up
+    to date as needed, reporting to `on_progress`)."""
+    searched = len(matrix) if rows is None else len(rows)
+    if searched <= _exact_limit(exact_limit):
+        if rows is None:
+            return rank(matrix.vectors, query, limit)
+        rows = np.asarray(rows, dtype=np.int64)
         return best_of(rows, similarities_of(matrix.vectors, rows, query), limit)
-    allowed = np.zeros(len(matrix), dtype=np.bool_)
-    allowed[rows] = True
+    allowed = None
+    if rows is not None:
+        allowed = np.zeros(len(matrix), dtype=np.bool_)
+        allowed[rows] = True
     index = open_index(matrix, on_progress)
     return search_index(index, matrix.vectors, query, limit, probes, allowed)
 

@@ -82,12 +82,12 @@ def test_a_search_of_some_rows_finds_the_exact_top_results_among_them(tmp_path: 
             rows = np.sort(rng.choice(5000, int(5000 * share), replace=False))
             for q in queries:
                 exact = rank(vectors[rows], q, 20)
-                found = ann.search_rows(matrix, rows, q, 20, exact_limit=10)
+                found = ann.search(matrix, q, 20, rows=rows, exact_limit=10)
                 assert set(found.index) <= set(rows.tolist())
                 assert len(found) == 20  # lists probed on until enough of the rows were in
                 assert found.index[0] == rows[exact.index[0]]
                 assert len(set(found.index) & set(rows[exact.index])) >= 19
-            below = ann.search_rows(matrix, rows, queries[0], 20, exact_limit=len(rows))
+            below = ann.search(matrix, queries[0], 20, rows=rows, exact_limit=len(rows))
             assert below.index.tolist() == rows[rank(vectors[rows], queries[0], 20).index].tolist()
 
 
