@@ -20,13 +20,12 @@ import numpy as np
 
 from photosorter.core.categories import CategorySet
 from photosorter.core.library.cache import Store
-from photosorter.core.library.matrix import float32_chunks
+from photosorter.core.library.products import column_max, products
 from photosorter.core.model import DEFAULT_MIN_FIT
 from photosorter.core.model.engine import Engine, ScoringParams
 from photosorter.core.model.vocabulary import VOCABULARY, VOCABULARY_TEMPLATE
 
 UNCATEGORIZED_INDEX = -1
-_CHUNK = 16384  # rows per chunk: its (chunk x prompts) scores stay in the CPU cache
 _PROBE_STEPS = 100  # full-batch gradient steps: deterministic, milliseconds on a CPU
 _PROBE_RATE = 1.0
 _PROBE_PULL = 1e-3  # weight decay toward the zero-shot rows
@@ -138,11 +137,12 @@ def vocabulary_bounds(embeddings: np.ndarray, matrix: CategoryMatrix) -> np.ndar
     out = np.empty((len(embeddings), 2), dtype=np.float32)
     out[:, 0], out[:, 1] = np.inf, -np.inf
     if len(matrix.vocabulary):
-        vocab_t = np.ascontiguousarray(matrix.vocabulary.T)
-        for start, chunk in float32_chunks(embeddings, _CHUNK):
-            sims = chunk @ vocab_t
-            out[start : start + len(sims), 0] = sims.min(axis=1)
-            out[start : start + len(sims), 1] = sims.max(axis=1)
+
+        def bound(start: int, sims: np.ndarray) -> None:  # (words, photos)
+            out[start : start + sims.shape[1], 0] = sims.min(axis=0)
+            out[start : start + sims.shape[1], 1] = sims.max(axis=0)
+
+        products(embeddings, matrix.vocabulary.T, bound)
     return out
 
 
@@ -169,8 +169,8 @@ def classify(
     below the score `threshold` or the `margin` to the runner-up: Uncategorized.
 
     Only the best and the runner-up probability are needed, so no full probability matrix
-    is kept: per cache-sized chunk, one matmul, an argmax and one exp pass (1M photos x 20
-    categories in a few hundred ms, no image touched).
+    is kept: per block of rows (`products`: on every core), one matmul, an argmax and one
+    exp pass (1M photos x 20 categories in a few hundred ms, no image touched).
     """
     n = len(embeddings)
     index = np.full(n, UNCATEGORIZED_INDEX, dtype=np.int64)
@@ -182,52 +182,57 @@ def classify(
         return Assignments(index, score, gap, fit)
     if bounds is None:
         bounds = vocabulary_bounds(embeddings, matrix)
-    prompts_t = np.ascontiguousarray(matrix.prompts.T, dtype=np.float32)  # (D, P)
     single = np.array_equal(matrix.owner, np.arange(k))  # the common case: one row each
     columns = [np.flatnonzero(matrix.owner == c) for c in range(k)]
     scale = np.float32(params.logit_scale)
-    for start, chunk in float32_chunks(embeddings, _CHUNK):
-        sims = chunk @ prompts_t
+
+    def assign(start: int, sims: np.ndarray) -> None:  # (prompts, photos) of one block
         if not single:  # a category's similarity is the best of its prompts
-            sims = np.stack([_best_of(sims, cols) for cols in columns], axis=1)
-        rows = np.arange(len(sims))
-        best = sims.argmax(axis=1)
-        top = sims[rows, best]
-        sl = slice(start, start + len(sims))
+            sims = np.stack([_best_of(sims, rows) for rows in columns])
+        top, best = column_max(sims)
+        photos = np.arange(sims.shape[1])
+        sl = slice(start, start + len(photos))
         level = matrix.levels[best] if matrix.levels is not None else None
-        fit[sl] = _fit(top, sims, bounds[sl], level)
+        fit[sl] = _fit(top, sims if single else _finite(sims), bounds[sl], level)
         if params.is_sigmoid:  # monotonic: the runner-up is the second-best similarity
-            sims[rows, best] = -np.inf
-            second = sims.max(axis=1) if k > 1 else np.full_like(top, -np.inf)
+            sims[best, photos] = -np.inf
+            second = sims.max(axis=0) if k > 1 else np.full_like(top, -np.inf)
             bias = np.float32(params.logit_bias)
             p_top = 1.0 / (1.0 + np.exp(-(top * scale + bias)))
             p_second = 1.0 / (1.0 + np.exp(-(second * scale + bias)))
-        else:  # softmax; exp(0) = 1 at the best column, so p_top = 1 / sum
-            sims -= top[:, None]
+        else:  # softmax; exp(0) = 1 at the best category, so p_top = 1 / sum
+            sims -= top
             sims *= scale
             np.exp(sims, out=sims)
-            total = sims.sum(axis=1)
-            sims[rows, best] = 0.0
+            total = sims.sum(axis=0)
+            sims[best, photos] = 0.0
             p_top = 1.0 / total
-            p_second = sims.max(axis=1) / total if k > 1 else np.zeros_like(top)
+            p_second = sims.max(axis=0) / total if k > 1 else np.zeros_like(top)
         index[sl], score[sl], gap[sl] = best, p_top, p_top - p_second
+
+    products(embeddings, matrix.prompts.T, assign)
     weak = (score < threshold) | (gap < margin) | (fit < min_fit)
     index[weak] = UNCATEGORIZED_INDEX
     return Assignments(index, score, gap, fit)
 
 
-def _best_of(sims: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """A category's similarity: its best row; -inf when it has none (never chosen)."""
-    if not len(cols):
-        return np.full(len(sims), -np.inf, dtype=np.float32)
-    return sims[:, cols].max(axis=1)
+def _best_of(sims: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A category's similarity: its best prompt row; -inf when it has none (never chosen)."""
+    if not len(rows):
+        return np.full(sims.shape[1], -np.inf, dtype=np.float32)
+    return sims[rows].max(axis=0)
+
+
+def _finite(sims: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(sims), sims, np.inf)
 
 
 def _fit(
     top: np.ndarray, sims: np.ndarray, bounds: np.ndarray, level: np.ndarray | None
 ) -> np.ndarray:
-    """(top - low) / (high - low) over the vocabulary and the categories, per photo."""
-    low = np.minimum(bounds[:, 0], np.where(np.isfinite(sims), sims, np.inf).min(axis=1))
+    """(top - low) / (high - low) over the vocabulary and the (finite) category
+    similarities `sims` (categories, photos), per photo."""
+    low = np.minimum(bounds[:, 0], sims.min(axis=0))
     high = np.maximum(bounds[:, 1], top)
     if level is not None:
         high = np.minimum(high, level)

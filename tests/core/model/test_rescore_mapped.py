@@ -5,10 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosorter.core.library import matrix as matrix_mod
+from photosorter.core.library import products
 from photosorter.core.library.cache import Store
 from photosorter.core.library.matrix import open_matrix
-from photosorter.core.model import classifier
 from photosorter.core.model.classifier import CategoryMatrix, classify, vocabulary_bounds
 from photosorter.core.model.engine import ScoringParams
 
@@ -18,11 +17,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("params", [ScoringParams(100.0, None), ScoringParams(10.0, -5.0)])
-@pytest.mark.parametrize("torch_from", [0, 10**12])  # float16 converted by torch / by numpy
-def test_chunked_rescoring_of_the_mapped_matrix_matches_the_whole_array(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: ScoringParams, torch_from: int
+@pytest.mark.parametrize("block", [96, 10**6])  # 11 blocks on two workers (torch) / one (numpy)
+def test_blockwise_rescoring_of_the_mapped_matrix_matches_the_whole_array(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: ScoringParams, block: int
 ) -> None:
-    monkeypatch.setattr(matrix_mod, "_TORCH_FROM", torch_from)
     rng = np.random.default_rng(0)
     photos = _unit(rng.standard_normal((1000, 32)))
     matrix = CategoryMatrix(
@@ -36,22 +34,25 @@ def test_chunked_rescoring_of_the_mapped_matrix_matches_the_whole_array(
         mapped = open_matrix(store, "m").vectors
         whole = np.asarray(mapped, dtype=np.float32)  # the same float16 values, unchunked
         expected = classify(whole, matrix, params, 0.1, 0.01, min_fit=0.5)
-        monkeypatch.setattr(classifier, "_CHUNK", 96)  # 11 chunks, the last one short
+        monkeypatch.setattr(products, "BLOCK", block)  # the last block short
+        monkeypatch.setattr(products, "_PIECE", 40)  # three pieces a block, the last short
+        monkeypatch.setattr(products, "_cores", lambda: 2)
         found = classify(mapped, matrix, params, 0.1, 0.01, min_fit=0.5)
         bounds = vocabulary_bounds(mapped, matrix)
     assert mapped.dtype == np.float16
     assert len(set(expected.index.tolist())) > 3  # a real mix of categories and Uncategorized
     np.testing.assert_array_equal(found.index, expected.index)
-    for name in ("score", "margin", "fit"):
-        np.testing.assert_allclose(getattr(found, name), getattr(expected, name), rtol=1e-5)
-    np.testing.assert_allclose(bounds, vocabulary_bounds(whole, matrix), rtol=1e-6)
+    for name in ("score", "margin", "fit"):  # float32 products, summed in another order
+        np.testing.assert_allclose(getattr(found, name), getattr(expected, name), atol=2e-5)
+    np.testing.assert_allclose(bounds, vocabulary_bounds(whole, matrix), atol=1e-6)
 
 
-@pytest.mark.parametrize("torch_from", [0, 10**12])
+@pytest.mark.parametrize("block", [64, 10**6])  # on workers / in one numpy block
 def test_classify_agrees_with_a_plain_softmax_and_picks_the_first_of_tied_categories(
-    monkeypatch: pytest.MonkeyPatch, torch_from: int
+    monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(matrix_mod, "_TORCH_FROM", torch_from)
+    monkeypatch.setattr(products, "BLOCK", block)
+    monkeypatch.setattr(products, "_cores", lambda: 2)
     rng = np.random.default_rng(1)
     # quarters: every product and partial sum is exact, so a tie is a tie in any BLAS
     photos = rng.integers(-2, 3, (500, 16)).astype(np.float32) / 4
