@@ -29,7 +29,8 @@ import numpy as np
 
 from photosorter.core.find.search import Ranked, best_of, rank, similarities, similarities_of
 from photosorter.core.library.known import Progress
-from photosorter.core.library.matrix import EmbeddingMatrix, float32_chunks
+from photosorter.core.library.matrix import EmbeddingMatrix
+from photosorter.core.library.products import column_max, products
 
 EXACT_LIMIT = 300_000  # past this many photos an exact query takes over ~0.5 s (2 cores)
 PROBES = 8  # lists scanned per query: recall@20 >= 0.95 measured (README)
@@ -38,7 +39,6 @@ _TAIL_LIMIT = 50_000  # unlisted rows a query scans exactly before they are list
 _GROWTH = 4  # relearn the centroids when the library has grown this much since
 _SAMPLE_PER_LIST = 40  # k-means sample rows per centroid
 _ITERATIONS = 8
-_CHUNK = 8192
 _FILE = "ivf.npz"
 
 OnProgress = Callable[[Progress], None]  # done/total: rows compared with the centroids
@@ -208,13 +208,13 @@ def kmeans(
 def _nearest(
     vectors: np.ndarray, centroids: np.ndarray, start: int = 0, meter: _Meter | None = None
 ) -> np.ndarray:
-    """The nearest centroid of each row of vectors[start:], a chunk at a time."""
+    """The nearest centroid of each row of vectors[start:], a block at a time."""
     out = np.empty(len(vectors) - start, dtype=np.int64)
-    centroids_t = np.ascontiguousarray(centroids.T)
-    for i, chunk in float32_chunks(vectors[start:], _CHUNK):
-        out[i : i + len(chunk)] = (chunk @ centroids_t).argmax(axis=1)
-        if meter is not None:
-            meter(len(chunk))
+
+    def nearest(i: int, scores: np.ndarray) -> None:  # (centroids, rows) of one block
+        out[i : i + scores.shape[1]] = column_max(scores)[1]
+
+    products(vectors[start:], centroids.T, nearest, progress=meter)
     return out
 
 

@@ -35,8 +35,8 @@ from photosorter.core.find import DEFAULT_THRESHOLD, MIN_THRESHOLD
 from photosorter.core.find.ann import kmeans
 from photosorter.core.library.cache import ImageInfo, Store
 from photosorter.core.library.images import decode_photo, open_image_file
-from photosorter.core.library.matrix import float32_chunks
 from photosorter.core.library.perceptual import BITS, hamming, image_info
+from photosorter.core.library.products import column_max, products
 
 MIN_COSINE = 0.9  # CLIP embeddings of one picture, re-encoded or resized: >= 0.97 measured
 _DECODE_SIDE = 224  # decode size for photos indexed before hashes were stored
@@ -153,20 +153,19 @@ def embedding_cells(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.nda
     rng = np.random.default_rng(0)
     count = min(count, n)
     sample = np.sort(rng.choice(n, min(n, count * _SAMPLE_PER_CELL), replace=False))
-    centroids_t = np.ascontiguousarray(
-        kmeans(np.asarray(vectors[sample], dtype=np.float32), count, rng).T
-    )
+    centroids = kmeans(np.asarray(vectors[sample], dtype=np.float32), count, rng)
     top = np.zeros((n, 2), dtype=np.int32)
     near = np.zeros(n, dtype=bool)
-    for start, chunk in float32_chunks(vectors, _CHUNK):
-        scores = chunk @ centroids_t
-        at = np.arange(len(chunk))
-        first = scores.argmax(axis=1)
-        best = scores[at, first]
-        scores[at, first] = -np.inf
-        second = scores.argmax(axis=1)
-        top[start : start + len(chunk)] = np.stack([first, second], axis=1)
-        near[start : start + len(chunk)] = best - scores[at, second] < _MARGIN
+
+    def nearest_two(start: int, scores: np.ndarray) -> None:  # (cells, rows) of one block
+        at = np.arange(scores.shape[1])
+        best, first = column_max(scores)
+        scores[first, at] = -np.inf
+        runner_up, second = column_max(scores)
+        top[start : start + len(at)] = np.stack([first, second], axis=1)
+        near[start : start + len(at)] = best - runner_up < _MARGIN
+
+    products(vectors, centroids.T, nearest_two)
     twice = np.flatnonzero(near)
     rows = np.concatenate([np.arange(n), twice])
     return rows, np.concatenate([top[:, 0], top[twice, 1]]).astype(np.int64), count

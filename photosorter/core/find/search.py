@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosorter.core.library.cache import Store
-from photosorter.core.library.matrix import float32_chunks
+from photosorter.core.library.products import products
 from photosorter.core.model.engine import Engine
 
 _CHUNK = 16384  # rows converted from float16 at a time: 32 MB of float32 at 512 dimensions
@@ -49,10 +49,12 @@ def rank(vectors: np.ndarray, query: np.ndarray, limit: int | None = None) -> Ra
 
 def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Cosine of each row of `vectors` (float32, or float16 as stored) to `query`."""
-    query = np.asarray(query, dtype=np.float32)
     out = np.empty(len(vectors), dtype=np.float32)
-    for start, chunk in float32_chunks(vectors, _CHUNK):
-        np.matmul(chunk, query, out=out[start : start + len(chunk)])
+
+    def keep(start: int, sims: np.ndarray) -> None:  # (1, rows) of one block
+        out[start : start + sims.shape[1]] = sims[0]
+
+    products(vectors, np.asarray(query, dtype=np.float32).reshape(-1, 1), keep)
     return out
 
 

@@ -93,40 +93,6 @@ class EmbeddingMatrix:
         return np.where(hit, at, -1)
 
 
-def float32_chunks(vectors: np.ndarray, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(start, vectors[start:start + rows] as float32) over `vectors`. float16 rows (mapped)
-    are converted into one reused buffer, never the whole matrix (10M x 512: 20 GB)."""
-    if vectors.dtype == np.float32:
-        for start in range(0, len(vectors), rows):
-            yield start, vectors[start : start + rows]
-        return
-    buffer = np.empty((min(rows, len(vectors)), *vectors.shape[1:]), dtype=np.float32)
-    convert = _torch_copy() if vectors.size >= _TORCH_FROM else None
-    for start in range(0, len(vectors), rows):
-        chunk = buffer[: min(rows, len(vectors) - start)]
-        part = vectors[start : start + len(chunk)]
-        if convert is not None and part.flags.writeable:
-            convert(chunk, part)
-        else:
-            np.copyto(chunk, part, casting="unsafe")
-        yield start, chunk
-
-
-# float16 -> float32 costs numpy 1.1 CPU s per 1M x 512 and torch 0.32 (F16C): past 1M rows
-# that pays for importing torch (a dependency already, the model's), where not yet imported.
-_TORCH_FROM = 1_000_000 * 512
-
-
-def _torch_copy():
-    """A function copying a (writable) float16 array into a float32 one through torch."""
-    import torch
-
-    def copy(out: np.ndarray, part: np.ndarray) -> None:
-        torch.from_numpy(out).copy_(torch.from_numpy(part))
-
-    return copy
-
-
 def matrix_folder(store_path: Path, model: str) -> Path:
     """Where `model`'s matrix of the store at `store_path` lives (model ids hold slashes)."""
     name = hashlib.blake2b(model.encode(), digest_size=8).hexdigest()
@@ -297,7 +263,7 @@ def _map(folder: Path, state: dict) -> EmbeddingMatrix:
         if not rows:
             return np.zeros(shape, dtype=dtype)
         # copy-on-write: the file is never written through it, and torch, which converts
-        # float16 fastest (float32_chunks), takes only writable arrays without a warning
+        # float16 fastest (products), takes only writable arrays without a warning
         return np.memmap(gen / name, dtype=dtype, mode="c", shape=shape)
 
     return EmbeddingMatrix(
