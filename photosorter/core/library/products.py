@@ -20,6 +20,9 @@ import numpy as np
 BLOCK = 16_384  # rows handed to `each` at a time (fewer when P is large)
 _BLOCK_VALUES = 1 << 20  # products per block at most: 4 MB a worker, whatever P
 _PIECE = 1024  # rows converted and multiplied at a time, in the worker's cache
+# One call's workers at a time: they fill the cores anyway, and each call sets torch's
+# thread count (the count new threads start with) back to what it found.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def products(
@@ -92,24 +95,35 @@ def _run_workers(
             done.put(None)
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-    threads_before = torch.get_num_threads()
-    try:
-        for thread in threads:
-            thread.start()
-        running = workers
-        while running:
-            item = done.get()
-            if item is None:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            elif progress is not None:
-                progress(item)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        torch.set_num_threads(threads_before)  # the count new threads start with
+    with _ONE_AT_A_TIME:
+        threads_before = torch.get_num_threads()
+        try:
+            _wait(threads, done, progress)
+        finally:
+            stop.set()
+            for thread in threads:
+                if thread.ident is not None:  # started
+                    thread.join()
+            torch.set_num_threads(threads_before)
+
+
+def _wait(
+    threads: list[threading.Thread],
+    done: queue.SimpleQueue,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Start `threads` and hand on what they report until each has finished."""
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    while running:
+        item = done.get()
+        if item is None:
+            running -= 1
+        elif isinstance(item, BaseException):
+            raise item
+        elif progress is not None:
+            progress(item)
 
 
 def column_max(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -98,8 +98,27 @@ def test_a_cancel_from_progress_stops_the_workers() -> None:
     assert threading.active_count() < 5  # the workers were joined, none left behind
 
 
-def test_torch_keeps_its_thread_count() -> None:
+def test_calls_from_two_threads_are_right_and_torch_keeps_its_thread_count() -> None:
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()
-    products(np.ones((1000, 4), np.float16), np.ones((4, 2)), lambda *_: None, block=64)
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((3000, 8)).astype(np.float16)
+    weights = [rng.standard_normal((8, 3)).astype(np.float32) for _ in range(2)]
+    results: list = [None, None]
+
+    def run(i: int) -> None:
+        results[i] = _collect(vectors, weights[i], 64)[0]
+
+    callers = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    for got, w in zip(results, weights, strict=True):
+        np.testing.assert_allclose(got, w.T @ vectors.T.astype(np.float32), rtol=1e-4, atol=1e-4)
     assert torch.get_num_threads() == before
+    fresh: list[int] = []
+    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert fresh == [before]  # a new thread starts with the count torch had
