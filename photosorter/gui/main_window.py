@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
         s.notice.connect(self.message_bar.show_notice)
         s.bug.connect(self._on_bug)
         s.run_finished.connect(self._on_run_finished)
+        s.running_changed.connect(self.grid_heading.update_text)  # "Looking for photos…"
         s.scoring_applied.connect(self.message_bar.clear_model_problem)
         self.file_actions.busy_changed.connect(self._on_busy)
         s.undo_stack.indexChanged.connect(lambda _i: self._update_undo_actions())

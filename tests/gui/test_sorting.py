@@ -124,3 +124,15 @@ def test_offline_model_shows_a_plain_message(qtbot, make_window, photo_dir, tmp_
     assert "local model folder" in bar.text.text()
     assert bar.settings_button.isVisible()
     assert not window.busy.isVisible()
+
+
+def test_grid_says_looking_for_photos_from_the_start_of_a_run(qtbot, make_window, photo_dir):
+    """Until the first photos come (the model loads for seconds), the empty grid says the
+    photos are being looked for, not "No photos found."."""
+    window = make_window(photo_dir)
+    window.show()
+    assert window.grid.empty_text == "No photos found."
+    with qtbot.waitSignal(window.session.run_finished, timeout=60_000):
+        window.session.start_run()
+        assert window.grid.empty_text == "Looking for photos…"
+    assert window.session.model.rowCount() == 16
