@@ -61,6 +61,7 @@ from photosorter.gui.widgets import (
     MessageBar,
     ProblemsDock,
     WatchStatus,
+    resize_within_screen,
     show_about,
     show_crash_dialog,
 )
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.duplicates: DuplicatesDialog | None = None
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
-        self.resize(1280, 800)
+        resize_within_screen(self, 1280, 800)
         self._make_actions()
         self._make_layout()
         self._make_menus()
