@@ -143,7 +143,8 @@ class Session:
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
             if self.app is not None and self.app.poll() is not None:
-                raise Failed(f"the app exited ({self.app.returncode}) waiting for {what}")
+                err = self.stderr_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise Failed(f"the app exited ({self.app.returncode}) waiting for {what}:\n{err}")
             state = self.state()
             if state and check(state):
                 return state
