@@ -30,6 +30,7 @@ from photosorter.gui.notices import Problem
 from photosorter.gui.operations import FileActions, OperationDone
 from photosorter.gui.session import Session
 from photosorter.gui.texts import plural
+from photosorter.gui.widgets import resize_within_screen
 from photosorter.gui.workers import (
     DuplicatesReady,
     DuplicatesRequest,
@@ -90,7 +91,7 @@ class DuplicatesDialog(QDialog):
         self.cards: list[PhotoCard] = []
         self._generation = 0
         self.setWindowTitle(self.tr("Duplicates"))
-        self.resize(900, 640)
+        resize_within_screen(self, 900, 640)
         self.summary = QLabel()
         self.trash_all_button = QPushButton(
             self.tr("Keep the Best of Every Group, Move the Rest to the Trash")

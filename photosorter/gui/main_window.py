@@ -61,6 +61,7 @@ from photosorter.gui.widgets import (
     MessageBar,
     ProblemsDock,
     WatchStatus,
+    resize_within_screen,
     show_about,
     show_crash_dialog,
 )
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.duplicates: DuplicatesDialog | None = None
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
-        self.resize(1280, 800)
+        resize_within_screen(self, 1280, 800)
         self._make_actions()
         self._make_layout()
         self._make_menus()
@@ -284,6 +285,7 @@ class MainWindow(QMainWindow):
         s.notice.connect(self.message_bar.show_notice)
         s.bug.connect(self._on_bug)
         s.run_finished.connect(self._on_run_finished)
+        s.running_changed.connect(self.grid_heading.update_text)  # "Looking for photos…"
         s.scoring_applied.connect(self.message_bar.clear_model_problem)
         self.file_actions.busy_changed.connect(self._on_busy)
         s.undo_stack.indexChanged.connect(lambda _i: self._update_undo_actions())

@@ -371,7 +371,8 @@ class FileActions(QObject):
         )
         name = action_name(report.action or "move")
         text = self.tr("Undid {action}: ").format(action=name)
-        text += plural("FileActions", UNDONE[report.action or "move"], len(report.reverted))
+        photos = len(report.reverted_photos)
+        text += plural("FileActions", UNDONE[report.action or "move"], photos)
         if problems:
             text += " " + plural(
                 "FileActions", "%n could not be undone (see Problems).", len(problems)

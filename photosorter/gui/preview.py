@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Slot
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from photosorter.gui.thumbnails import ImageReady, ThumbnailLoader
+from photosorter.gui.widgets import resize_within_screen
 
 PREVIEW_SIDE = 1600
 
@@ -112,7 +113,7 @@ class PreviewDialog(QDialog):
         layout.addWidget(self.image, 1)
         layout.addLayout(bottom)
         loader.preview_ready.connect(self._on_ready)
-        self.resize(QSize(1000, 760))
+        resize_within_screen(self, 1000, 760)
         self._show()
 
     def _show(self) -> None:

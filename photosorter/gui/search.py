@@ -99,10 +99,10 @@ class Search(QObject):
             self._set_label("")
 
     def _set_text(self, text: str) -> None:
-        """Put `text` in the field without searching it again."""
-        self.field.blockSignals(True)
+        """Put `text` in the field without searching it again. The field's own signals still
+        run (blocking them left its clear button showing on an empty field)."""
         self.field.setText(text)
-        self.field.blockSignals(False)
+        self._timer.stop()  # the change started the debounce: nothing to search
 
     def _set_label(self, label: str) -> None:
         self.label = label

@@ -90,6 +90,7 @@ class Session(SessionCategories, QObject):
     bug = Signal(JobFailed)  # not the user's fault: the window shows the traceback
     run_started = Signal(int)  # the generation of a new job (an older one is superseded)
     run_finished = Signal(JobFinished)
+    running_changed = Signal(bool)  # a run started or ended
     settings_changed = Signal()
     scoring_applied = Signal()
 
@@ -237,8 +238,10 @@ class Session(SessionCategories, QObject):
             self._emit_busy()
 
     def _set_running(self, running: bool) -> None:
-        self._running = running
+        changed, self._running = running != self._running, running
         self._emit_busy()
+        if changed:
+            self.running_changed.emit(running)
 
     def _emit_busy(self) -> None:
         if not self._running and not self._status:

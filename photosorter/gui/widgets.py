@@ -1,5 +1,5 @@
 """Small window parts: the message bar, the status-bar progress and watch indicator, the
-problems list; the About box and the crash dialog."""
+problems list; the About box and the crash dialog; sizing a window to its screen."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import html
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -38,6 +38,15 @@ _LEVEL_ICONS = {
     "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
 }
 _LEVEL_COLOURS = {"info": "#e8f0fe", "warning": "#fff4e5", "error": "#fdecea"}
+SCREEN_SHARE = 0.9  # a window opens on at most this share of its screen's free area
+
+
+def resize_within_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize a window to `width` x `height`, or smaller where its screen has less room (a
+    1366x768 laptop), so that its frame, buttons and status bar stay on the screen."""
+    screen = window.screen()
+    room = screen.availableGeometry().size() * SCREEN_SHARE if screen else QSize(width, height)
+    window.resize(min(width, room.width()), min(height, room.height()))
 
 
 def format_eta(seconds: float | None) -> str:

@@ -165,6 +165,22 @@ def test_space_opens_one_preview(qtbot, make_window, photo_dir, monkeypatch):
     assert opened == [1, 1]
 
 
+def test_preview_and_duplicates_fit_a_small_screen(qtbot, make_window, photo_dir, monkeypatch):
+    """Their buttons at the bottom stay on screen (here 800 px wide; a laptop's 768 high)."""
+    from photosorter.gui import grid_actions
+
+    sizes = []
+    monkeypatch.setattr(grid_actions.PreviewDialog, "exec", lambda self: sizes.append(self.size()))
+    window = make_window(photo_dir)
+    start_and_wait(qtbot, window)
+    window.grid_actions.preview(window.session.model.index(0))
+    window.show_duplicates()
+    sizes.append(window.duplicates.size())
+    room = window.screen().availableGeometry()
+    for size in sizes:
+        assert size.width() <= room.width() and size.height() < room.height() - 40
+
+
 def test_many_void_qt_calls_do_not_crash(qtbot):
     """PySide6 6.12 on CPython < 3.12 drops a None reference per void call (compat.py)."""
     label = QLabel()

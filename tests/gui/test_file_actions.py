@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
 from photosorter.core.categories import UNCATEGORIZED
-from tests.gui.conftest import start_and_wait
+from photosorter.gui.operations import OperationDone
+from tests.fixtures.dng import write_dng
+from tests.fixtures.shapes import draw_scene
+from tests.gui.conftest import start_and_wait, write_photos
 
 
 def test_move_then_undo(qtbot, make_window, photo_dir, tmp_path):
@@ -69,3 +73,36 @@ def test_write_tags_writes_sidecars(qtbot, make_window, photo_dir):
         assert f"<rdf:li>{category}</rdf:li>" in sidecar.read_text(encoding="utf-8")
     untouched = set(window.session.results.paths) - {p for p, _ in placed}
     assert not [p for p in untouched if Path(f"{p}.xmp").exists()]
+
+
+def test_undo_counts_photos_as_the_operation_did(qtbot, make_window, tmp_path):
+    """A RAW+JPEG pair is one photo and a sidecar travels with its photo: "Undid Copy to
+    Folders" counts the photos the copy counted, not every file (it said 64 for 31)."""
+    folder = tmp_path / "photos"
+    write_photos(folder, 8)
+    picture = draw_scene("circle", "red", random.Random(1), (320, 240), busy=False)
+    write_dng(folder / "IMG_1.CR2", picture)
+    picture.save(folder / "IMG_1.JPG", quality=90)
+    window = make_window(folder)
+    start_and_wait(qtbot, window)
+    session, actions = window.session, window.file_actions
+    dest = tmp_path / "sorted"
+    session.update_settings(replace(session.settings, destination=dest), restart=False)
+    actions.confirm = lambda plan: True
+
+    def run(action) -> OperationDone:
+        with qtbot.waitSignal(actions.finished, timeout=60_000) as blocker:
+            action.trigger()
+        return blocker.args[0]
+
+    tagged = run(window.tag_action)  # sidecars now travel with their photos
+    n = tagged.done
+    assert tagged.message == f"{n} photos tagged." and (folder / "IMG_1.CR2.xmp").is_file()
+    assert run(window.copy_action).message == f"{n} photos copied."
+    assert run(window.undo_action).message.endswith(f": {n} copied photos removed.")
+    assert run(window.move_action).message == f"{n} photos moved."
+    assert run(window.undo_action).message.endswith(f": {n} photos moved back.")
+    assert run(window.undo_action).message.endswith(f"Keywords removed from {n} photos.")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*(p.name for p in folder.glob("*-*.jpg")), "IMG_1.CR2", "IMG_1.JPG"]
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QToolButton
 
 from photosorter.gui.photo_model import PathRole, ScoreRole
 from photosorter.gui.sources_panel import FolderChosen
@@ -54,6 +54,23 @@ def test_typing_words_ranks_every_folder_and_escape_clears(qtbot, make_window, t
     assert window.heading.text() == "All photos"
     assert len(shown(window)) == 8  # back to the folder chosen before
     assert all(p.parent.name == "a" for p in shown(window))
+
+
+def test_the_clear_button_goes_with_the_words(qtbot, make_window, photo_dir):
+    """Escape empties the field: its clear button (x) goes too, as when the words are deleted."""
+    window = make_window(photo_dir)
+    window.show()
+    qtbot.waitExposed(window)
+    start_and_wait(qtbot, window)
+    field = window.search.field
+    button = field.findChild(QToolButton)
+    qtbot.keyClicks(field, "red")
+    qtbot.waitUntil(lambda: window.session.model.searching, timeout=30_000)
+    assert button.isVisible()
+    qtbot.keyClick(field, Qt.Key.Key_Escape)
+    assert field.text() == "" and not window.session.model.searching
+    qtbot.waitUntil(lambda: not button.isVisible(), timeout=5_000)
+    assert not window.search._timer.isActive()  # emptying the field searches nothing
 
 
 def test_find_similar_ranks_the_photo_and_its_look_alikes_first(qtbot, make_window, photo_dir):

@@ -65,7 +65,10 @@ def test_window_title_size_and_empty_state(make_window):
     assert "PhotoSorter" in window.windowTitle()
     assert window.session.model.rowCount() == 0
     assert window.grid.empty_text == EMPTY_TEXT
-    assert window.width() >= 1000
+    room = window.screen().availableGeometry()
+    # Large, but within the screen (here 800 px wide): a laptop's 1366x768 shows it whole.
+    assert window.width() >= 0.8 * min(1280, room.width())
+    assert window.width() <= room.width() and window.height() < room.height() - 40
 
 
 def test_dropping_a_folder_adds_and_sorts_it(qtbot, make_window, tmp_path):
@@ -124,3 +127,15 @@ def test_offline_model_shows_a_plain_message(qtbot, make_window, photo_dir, tmp_
     assert "local model folder" in bar.text.text()
     assert bar.settings_button.isVisible()
     assert not window.busy.isVisible()
+
+
+def test_grid_says_looking_for_photos_from_the_start_of_a_run(qtbot, make_window, photo_dir):
+    """Until the first photos come (the model loads for seconds), the empty grid says the
+    photos are being looked for, not "No photos found."."""
+    window = make_window(photo_dir)
+    window.show()
+    assert window.grid.empty_text == "No photos found."
+    with qtbot.waitSignal(window.session.run_finished, timeout=60_000):
+        window.session.start_run()
+        assert window.grid.empty_text == "Looking for photos…"
+    assert window.session.model.rowCount() == 16

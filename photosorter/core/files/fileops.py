@@ -289,8 +289,9 @@ def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
     darktable and digiKam read it), claimed against other processes."""
     raws = [raw for raw, _ in step.companions]
     with claims.claim([step.source, *raws]):
-        outcome = _tag_claimed(journal, op, step)
-        tagged = [_tag_claimed(journal, op, replace(step, source=raw)) for raw in raws]
+        outcome, row = _tag_claimed(journal, op, step)
+        main = row.id if row is not None else None  # the RAW's sidecar travels with it
+        tagged = [_tag_claimed(journal, op, replace(step, source=raw), main)[0] for raw in raws]
     if not tagged:
         return outcome
     status: Status = "ok" if "ok" in {o.status for o in (outcome, *tagged)} else outcome.status
@@ -298,7 +299,10 @@ def _apply_tag(journal: Journal, op: int, step: Step) -> Outcome:
     return replace(outcome, status=status, companions=pairs)
 
 
-def _tag_claimed(journal: Journal, op: int, step: Step) -> Outcome:
+def _tag_claimed(
+    journal: Journal, op: int, step: Step, main: int | None = None
+) -> tuple[Outcome, StepRow | None]:
+    """Tag one file; the sidecar step written, if any (`main`: the step it travels with)."""
     sidecar = sidecar_path(step.source)
     if not os.path.lexists(step.source):
         raise FileOpError(f"the photo vanished before it could be tagged: {step.source}")
@@ -318,10 +322,13 @@ def _tag_claimed(journal: Journal, op: int, step: Step) -> Outcome:
     if added or removed:
         before = None if old is None else safeio.bytes_hash(old)
         info = {"added": added.to_json(), "removed": removed.to_json()}
-        safeio.write_sidecar(journal, op, step.source, sidecar, new, before, info=info)
+        row = safeio.write_sidecar(
+            journal, op, step.source, sidecar, new, before, info=info, main=main
+        )
         message = f"replaces {', '.join(removed.subject)}" if removed.subject else ""
         status: Status = "ok"
     else:
-        message, status = "keywords already present", "skipped-identical"
-    return Outcome(step.source, step.category, status, keywords=step.keywords, message=message,
-                   sidecar=sidecar)  # fmt: skip
+        row, message, status = None, "keywords already present", "skipped-identical"
+    outcome = Outcome(step.source, step.category, status, keywords=step.keywords,
+                      message=message, sidecar=sidecar)  # fmt: skip
+    return outcome, row

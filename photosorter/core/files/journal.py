@@ -16,7 +16,7 @@ import ctypes
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from photosorter.core.errors import PhotoSorterError
@@ -217,6 +217,7 @@ class UndoItem:
     ok: bool
     message: str = ""
     retry: bool = False  # not reverted yet, and a later undo tries again
+    companion: bool = False  # a file that travels with a photo: its RAW, a sidecar
 
 
 @dataclass
@@ -229,6 +230,11 @@ class UndoReport:
     @property
     def reverted(self) -> list[UndoItem]:
         return [i for i in self.items if i.ok]
+
+    @property
+    def reverted_photos(self) -> list[UndoItem]:
+        """The photos reverted, each once (a RAW+JPEG pair, a photo and its sidecar: one)."""
+        return [i for i in self.reverted if not i.companion]
 
     @property
     def not_reverted(self) -> list[UndoItem]:
@@ -262,7 +268,7 @@ def undo_last(store: Store, op_id: int | None = None) -> UndoReport:
         rows = [r for r in target.steps if r.state == "done" and r.undoes is None]
         for row in reversed(rows):
             if row.kind in ("move", "copy", "sidecar", trash.TRASH_KIND):
-                item = _undo_row(journal, op, row)
+                item = replace(_undo_row(journal, op, row), companion=row.main is not None)
                 if not item.ok and not item.retry:
                     journal.update(row, "undone", message=f"not reverted: {item.message}")
                 report.items.append(item)

@@ -268,13 +268,15 @@ def write_sidecar(
     *,
     info: dict | None = None,
     undoes: int | None = None,
+    main: int | None = None,
 ) -> StepRow:
-    """Atomically write `content` as `sidecar`; `before`: the hash the old one must still have."""
+    """Atomically write `content` as `sidecar`; `before`: the hash the old one must still have;
+    `main`: the step of the photo this file travels with (a RAW's sidecar: its JPEG's)."""
     data = {**(info or {}), "before": before}
     temp = temp_name(sidecar)
     row = journal.add(
         op, "sidecar", photo, sidecar, temp=temp, hash=bytes_hash(content), data=data,
-        undoes=undoes,
+        undoes=undoes, main=main,
     )  # fmt: skip
     try:
         with open(temp, "xb") as fh:
