@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 
@@ -20,6 +21,9 @@ import numpy as np
 BLOCK = 16_384  # rows handed to `each` at a time (fewer when P is large)
 _BLOCK_VALUES = 1 << 20  # products per block at most: 4 MB a worker, whatever P
 _PIECE = 1024  # rows converted and multiplied at a time, in the worker's cache
+# float16 -> float32 costs numpy ~3 ns a value on CPUs without AVX-512, torch a tenth; past
+# 1M x 512 that pays for importing torch (seconds) where nothing has imported it yet.
+_TORCH_FROM = 1_000_000 * 512
 # One call's workers at a time: they fill the cores anyway, and each call sets torch's
 # thread count (the count new threads start with) back to what it found.
 _ONE_AT_A_TIME = threading.Lock()
@@ -47,7 +51,7 @@ def products(
     weights = np.ascontiguousarray(weights, dtype=np.float32)
     block = block or max(_PIECE, min(BLOCK, _BLOCK_VALUES // max(1, weights.shape[1])))
     starts = range(0, len(vectors), block)
-    if len(starts) <= 1:  # one block: not worth importing torch or starting a thread
+    if len(starts) <= 1 or not _torch_pays(vectors.size):  # numpy, on the calling thread
         for start in starts:
             chunk = np.asarray(vectors[start : start + block], dtype=np.float32)
             each(start, weights.T @ chunk.T)
@@ -135,6 +139,12 @@ def column_max(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.arange(k, 0, -1, dtype=np.min_scalar_type(k))[:, None]  # first row: highest
     first = k - (np.equal(sims, top) * rank).max(axis=0).astype(np.int64)
     return top, np.minimum(first, k - 1)  # a NaN column holds no maximum: any valid row
+
+
+def _torch_pays(values: int) -> bool:
+    """Whether to convert and multiply through torch: where it is loaded (the model), or
+    for a job big enough to repay importing it (a cold `photosorter search` loads none)."""
+    return "torch" in sys.modules or values >= _TORCH_FROM
 
 
 def _as_float32(part: np.ndarray, buffer):

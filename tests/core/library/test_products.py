@@ -1,5 +1,7 @@
 """products(): every block of rows times a small matrix, on worker threads, as one product."""
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -13,6 +15,7 @@ from photosorter.core.library.products import products
 def _two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(products_mod, "_cores", lambda: 2)  # threads even on one core
     monkeypatch.setattr(products_mod, "_PIECE", 48)  # several pieces a block
+    monkeypatch.setattr(products_mod, "_torch_pays", lambda _values: True)
 
 
 def _collect(vectors: np.ndarray, weights: np.ndarray, block: int) -> tuple[np.ndarray, set]:
@@ -31,7 +34,11 @@ def _collect(vectors: np.ndarray, weights: np.ndarray, block: int) -> tuple[np.n
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("writeable", [True, False])  # torch takes only writable arrays
 @pytest.mark.parametrize("block", [100, 10**6])  # 10 blocks, the last short / one block
-def test_products_equal_the_whole_product(dtype: type, writeable: bool, block: int) -> None:
+@pytest.mark.parametrize("torch", [True, False])  # on workers / numpy on the calling thread
+def test_products_equal_the_whole_product(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, writeable: bool, block: int, torch: bool
+) -> None:
+    monkeypatch.setattr(products_mod, "_torch_pays", lambda _values: torch)
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((950, 24)).astype(dtype)
     vectors.flags.writeable = writeable
@@ -40,7 +47,7 @@ def test_products_equal_the_whole_product(dtype: type, writeable: bool, block: i
     expected = weights.T.astype(np.float64) @ vectors.T.astype(np.float64)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
     on_caller = threads == {threading.get_ident()}
-    assert on_caller == (block > len(vectors))  # one block: no worker thread started
+    assert on_caller == (block > len(vectors) or not torch)  # no worker thread started
 
 
 @pytest.mark.parametrize(("values", "rows"), [(1000, 50), (600, 48)])  # never under a piece
@@ -122,3 +129,17 @@ def test_calls_from_two_threads_are_right_and_torch_keeps_its_thread_count() -> 
     thread.start()
     thread.join()
     assert fresh == [before]  # a new thread starts with the count torch had
+
+
+def test_a_job_that_does_not_repay_importing_torch_does_not_import_it() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from photosorter.core.library.products import products\n"
+        "out = []\n"
+        "products(np.ones((50_000, 8), np.float16), np.ones((8, 2)),\n"
+        "         lambda start, sims: out.append(float(sims.sum())))\n"
+        "print(len(out), sum(out), 'torch' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["4", str(50_000 * 8 * 2.0), "False"]  # 4 blocks, no torch

@@ -37,6 +37,7 @@ def test_blockwise_rescoring_of_the_mapped_matrix_matches_the_whole_array(
         monkeypatch.setattr(products, "BLOCK", block)  # the last block short
         monkeypatch.setattr(products, "_PIECE", 40)  # three pieces a block, the last short
         monkeypatch.setattr(products, "_cores", lambda: 2)
+        monkeypatch.setattr(products, "_torch_pays", lambda _values: True)
         found = classify(mapped, matrix, params, 0.1, 0.01, min_fit=0.5)
         bounds = vocabulary_bounds(mapped, matrix)
     assert mapped.dtype == np.float16
@@ -53,6 +54,7 @@ def test_classify_agrees_with_a_plain_softmax_and_picks_the_first_of_tied_catego
 ) -> None:
     monkeypatch.setattr(products, "BLOCK", block)
     monkeypatch.setattr(products, "_cores", lambda: 2)
+    monkeypatch.setattr(products, "_torch_pays", lambda _values: True)
     rng = np.random.default_rng(1)
     # quarters: every product and partial sum is exact, so a tie is a tie in any BLAS
     photos = rng.integers(-2, 3, (500, 16)).astype(np.float32) / 4
