@@ -3,9 +3,10 @@
 Re-scoring, search and duplicates multiply every embedding (float16 when mapped) by a
 few vectors: 20 categories, a query, the centroids of k-means cells. Done as one chunk
 at a time, converted by torch and multiplied by numpy's BLAS, the two libraries' thread
-pools take turns spinning while the other works: 10M x 20 took 19 s on 2 cores of one
-machine. Here one worker per core, each single-threaded, converts 1,024 rows into its own
-buffer and multiplies them while they are in its cache: under 4 s on the same machine.
+pools took turns spinning while the other worked: re-scoring 10M x 20 took 20-21 s on 2
+cores of one machine. Here one worker per core, each single-threaded, converts 1,024 rows
+into its own buffer and multiplies them while they are in its cache: 4.7-5.7 s there.
+Where torch is not loaded and the job is small, numpy on the calling thread.
 """
 
 from __future__ import annotations
