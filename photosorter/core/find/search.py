@@ -22,7 +22,7 @@ from photosorter.core.library.cache import Store
 from photosorter.core.library.products import products
 from photosorter.core.model.engine import Engine
 
-_CHUNK = 16384  # rows converted from float16 at a time: 32 MB of float32 at 512 dimensions
+_CHUNK = 16384  # rows gathered at a time by similarities_of (16 MB of float16 at 512)
 _SPREAD_SAMPLE = 20_000  # photos the spread of a part's similarities is estimated on
 
 
