@@ -183,6 +183,8 @@ class PhotoModel(QAbstractListModel):
 
     def spans_of(self, rows: np.ndarray) -> list[tuple[int, int]]:
         """Where these result rows show now, as runs of positions (first, last)."""
+        if not len(rows):
+            return []
         wanted = np.zeros(len(self.results), dtype=np.bool_)
         wanted[rows[rows < len(wanted)]] = True
         positions = np.flatnonzero(wanted[self._order])
