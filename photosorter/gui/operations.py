@@ -316,23 +316,21 @@ class FileActions(QObject):
             self.session.start_run(list(done.restored))  # back in the grid
         if done.moved:
             self.session.moved(done.moved)
-        if event.kind == "move":
-            self._keep_destination(result)
-        elif event.kind == "undo":
+            if event.kind == "move":
+                self._keep_destination(result.op_id)
+        if event.kind == "undo":
             self._let_go_of_destination(result)
         if done.problems:
             self.session.problems_added.emit(list(done.problems))
         self.can_undo_changed.emit(True)
         self.finished.emit(done)
 
-    def _keep_destination(self, report: fileops.OpReport) -> None:
-        """A move ended: its destination joins the library (remembered when it was added
+    def _keep_destination(self, op_id: int) -> None:
+        """Photos moved: their destination joins the library (remembered when it was added
         for this move, so undoing the move takes it out again)."""
-        folder, self._dest_root = self._dest_root, None
-        if folder is None or not any(o.status == "ok" for o in report.outcomes):
-            return
-        if self.session.keep_in_library(folder):
-            self._added[report.op_id] = folder
+        folder = self._dest_root
+        if folder is not None and self.session.keep_in_library(folder):
+            self._added[op_id] = folder
 
     def _let_go_of_destination(self, report: fileops.UndoReport) -> None:
         """A move undone: the folder it added to the library leaves, when left empty."""
