@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QPainter,
     QPalette,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -67,6 +68,7 @@ ExamplesRole = Qt.ItemDataRole.UserRole + 4  # example photos of a category
 # Source texts (show them through tr in the "CategoryPanel" context)
 ALL_PHOTOS = QT_TRANSLATE_NOOP("CategoryPanel", "All photos")
 NEEDS_REVIEW = QT_TRANSLATE_NOOP("CategoryPanel", "Needs review")
+HINT_GIVES_WAY = 6  # rows: the drag hint hides rather than leave the list fewer than these
 
 
 @dataclass(frozen=True)
@@ -277,14 +279,14 @@ class CategoryPanel(QWidget):
         more.setMenu(menu)
         buttons.addWidget(more)
 
-        hint = QLabel(
+        self.hint = QLabel(
             self.tr(
                 "Drag photos onto a category to put them there by hand: PhotoSorter learns "
                 "from them and sorts the rest again."
             )
         )
-        hint.setWordWrap(True)
-        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.hint.setWordWrap(True)
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
@@ -292,8 +294,21 @@ class CategoryPanel(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        layout.addWidget(hint)
+        layout.addWidget(self.hint)
         self._rebuild({}, 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)  # the layout has placed the list and the hint already
+        self._fit_hint()
+
+    def _fit_hint(self) -> None:
+        """The list comes first: the hint shows only while the list keeps room for its
+        first HINT_GIVES_WAY rows (or all, when fewer) beside it."""
+        rows = min(self.list.count(), HINT_GIVES_WAY)
+        wanted = sum(self.list.sizeHintForRow(r) for r in range(rows)) + 2 * self.list.frameWidth()
+        hint_h = self.hint.heightForWidth(self.list.width()) + self.layout().spacing()
+        room = self.list.height() + (0 if self.hint.isHidden() else hint_h)
+        self.hint.setHidden(room - hint_h < wanted)
 
     # -- showing -----------------------------------------------------------------------------
     def set_categories(self, categories: CategorySet, counts: dict[str, int], total: int) -> None:
@@ -314,6 +329,7 @@ class CategoryPanel(QWidget):
             item.setData(CountRole, total if kind == "all" else counts.get(name, 0))
             if kind == "category":
                 self._show_examples(item, self.categories.get(name))
+        self._fit_hint()  # a category's examples make its row taller
 
     def _rebuild(self, counts: dict[str, int], total: int) -> None:
         current = self.list.currentItem()
@@ -331,6 +347,7 @@ class CategoryPanel(QWidget):
         else:
             self.select(name if name in (*self.categories.names, UNCATEGORIZED) else None)
         self._update_actions()
+        self._fit_hint()
 
     def _add_item(self, text: str, name: str | None, kind: str, count: int | None) -> None:
         item = QListWidgetItem(text)

@@ -96,6 +96,7 @@ class FileActions(QObject):
         self._job: FileJob | None = None  # the user's operation running, for the undo stack
         self._command: FileOperation | None = None  # the stack's command being undone/redone
         self._dest_root: Path | None = None  # where the running move puts photos
+        self._added: dict[int, Path] = {}  # a move's operation id -> the folder it added
 
     @property
     def busy(self) -> bool:
@@ -315,12 +316,32 @@ class FileActions(QObject):
             self.session.start_run(list(done.restored))  # back in the grid
         if done.moved:
             self.session.moved(done.moved)
-            if event.kind == "move" and self._dest_root is not None:
-                self.session.keep_in_library(self._dest_root)
+            if event.kind == "move":
+                self._keep_destination(result.op_id)
+        if event.kind == "undo":
+            self._let_go_of_destination(result)
         if done.problems:
             self.session.problems_added.emit(list(done.problems))
         self.can_undo_changed.emit(True)
         self.finished.emit(done)
+
+    def _keep_destination(self, op_id: int) -> None:
+        """Photos moved: their destination joins the library (remembered when it was added
+        for this move, so undoing the move takes it out again)."""
+        folder = self._dest_root
+        if folder is not None and self.session.keep_in_library(folder):
+            self._added[op_id] = folder
+
+    def _let_go_of_destination(self, report: fileops.UndoReport) -> None:
+        """A move undone: the folder it added to the library leaves, when left empty."""
+        if report.op_id is None or report.later or report.action != "move":
+            return
+        folder = self._added.get(report.op_id)
+        if folder is None:
+            return
+        if not report.to_retry:  # undone for good: the folder's fate is settled now
+            del self._added[report.op_id]
+        self.session.let_go(folder)
 
     @Slot(JobFailed)
     def _on_failed(self, event: JobFailed) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    Signal,
     Slot,
 )
 
@@ -73,7 +74,13 @@ def keys_from_mime(mime: QMimeData) -> list[str]:
 
 
 class PhotoModel(QAbstractListModel):
-    """A filtered, sorted window onto a ResultSet; rows map to result rows."""
+    """A filtered, sorted window onto a ResultSet; rows map to result rows.
+
+    A reset that re-sorts or re-places the same photos keeps the grid's selection (the grid
+    follows the result rows); `view_changed` comes first when other photos show instead
+    (another category, folder or search, a new run), and the selection goes."""
+
+    view_changed = Signal()
 
     def __init__(self, results: ResultSet, thumbnails: ThumbnailLoader | None = None) -> None:
         super().__init__()
@@ -169,11 +176,31 @@ class PhotoModel(QAbstractListModel):
         rows = self.result_rows(indexes)
         return list(dict.fromkeys(k for k in (self.results.keys[r] for r in rows) if k))
 
+    def rows_at(self, spans: Iterable[tuple[int, int]]) -> np.ndarray:
+        """The result rows shown at these (first, last) positions."""
+        parts = [self._order[first : last + 1] for first, last in spans]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def spans_of(self, rows: np.ndarray) -> list[tuple[int, int]]:
+        """Where these result rows show now, as runs of positions (first, last)."""
+        if not len(rows):
+            return []
+        wanted = np.zeros(len(self.results), dtype=np.bool_)
+        wanted[rows[rows < len(wanted)]] = True
+        positions = np.flatnonzero(wanted[self._order])
+        if not len(positions):
+            return []
+        breaks = np.flatnonzero(np.diff(positions) != 1)
+        firsts = positions[np.concatenate([[0], breaks + 1])]
+        lasts = positions[np.concatenate([breaks, [len(positions) - 1]])]
+        return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
     # -- keeping up with the result set ---------------------------------------------------------
     def set_category(self, category: str | None, *, review: bool = False) -> None:
         """Show one category (UNCATEGORIZED included) or, with None, every photo; `review`:
         the photos the model placed, least sure first."""
         self.category, self.review = (None if review else category), review
+        self.view_changed.emit()
         self.refresh()
 
     def set_folder(self, folder: Path | None) -> None:
@@ -181,6 +208,7 @@ class PhotoModel(QAbstractListModel):
         category chosen; None: every folder."""
         self.folder = folder
         self._in_folder = np.zeros(0, dtype=np.bool_)
+        self.view_changed.emit()
         self.refresh()
 
     @property
@@ -194,6 +222,7 @@ class PhotoModel(QAbstractListModel):
         if rows is not None and scores is not None:
             self._similarity = np.zeros(len(self.results), dtype=np.float32)
             self._similarity[self._found] = scores
+        self.view_changed.emit()
         self.refresh()
 
     def _visible(self) -> np.ndarray:
@@ -211,6 +240,7 @@ class PhotoModel(QAbstractListModel):
         self.refresh()
 
     def clear(self) -> None:
+        self.view_changed.emit()
         self.beginResetModel()
         self._order, self._sort_keys = np.zeros(0, dtype=np.int64), []
         self._in_folder, self._name_rank = np.zeros(0, dtype=np.bool_), None

@@ -5,12 +5,17 @@ hand), a "RAW" badge for a RAW+JPEG pair, and the file name. Painting asks the m
 the thumbnail, so only tiles on screen are ever loaded. Every cell has the same fixed
 size (set by the zoom), whatever the thumbnail, so the layout never moves as thumbnails
 arrive, and the columns fill the width exactly: no horizontal scrolling. A drag shows a
-small thumbnail with a count.
+small thumbnail with a count. The selection outlives a re-sort or re-scoring (a drop on a
+category re-scores): the photos still shown stay selected.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import (
+    QAbstractItemModel,
+    QItemSelection,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -48,6 +53,7 @@ from PySide6.QtWidgets import (
 from photosorter.gui.photo_model import (
     CategoryRole,
     ManualRole,
+    PhotoModel,
     RawRole,
     ScoreRole,
     ThumbnailFailedRole,
@@ -239,6 +245,42 @@ class PhotoGridView(QListView):
         self.setItemDelegate(self.photo_delegate)
         self.verticalScrollBar().setSingleStep(24)
         self.doubleClicked.connect(self.preview_requested)
+        self._kept = np.zeros(0, dtype=np.int64)  # result rows selected before a reset
+        self._kept_current = -1  # the current photo's result row before it (-1: none)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        if isinstance(model, PhotoModel):  # after the view's own handlers: they clear first
+            model.view_changed.connect(self.selectionModel().clear)
+            model.modelAboutToBeReset.connect(self._remember_selection)
+            model.modelReset.connect(self._restore_selection)
+
+    @Slot()
+    def _remember_selection(self) -> None:
+        model = self.model()
+        assert isinstance(model, PhotoModel)
+        spans = [(r.top(), r.bottom()) for r in self.selectionModel().selection()]
+        self._kept = model.rows_at(spans)
+        current = self.currentIndex()
+        self._kept_current = model.result_row(current) if current.isValid() else -1
+
+    @Slot()
+    def _restore_selection(self) -> None:
+        """Select again the photos selected before the reset, where they show now."""
+        model = self.model()
+        assert isinstance(model, PhotoModel)
+        kept, self._kept = self._kept, np.zeros(0, dtype=np.int64)
+        selection = QItemSelection()
+        for first, last in model.spans_of(kept):
+            selection.select(model.index(first), model.index(last))
+        flags = QItemSelectionModel.SelectionFlag
+        if not selection.isEmpty():
+            self.selectionModel().select(selection, flags.ClearAndSelect)
+        if self._kept_current < 0:
+            return
+        current = model.spans_of(np.asarray([self._kept_current], dtype=np.int64))
+        if current:
+            self.selectionModel().setCurrentIndex(model.index(current[0][0]), flags.NoUpdate)
 
     def set_show_category(self, show: bool) -> None:
         if show != self.photo_delegate.show_category:

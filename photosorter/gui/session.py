@@ -23,6 +23,7 @@ from photosorter.core.categories import (
 from photosorter.core.errors import StorageError
 from photosorter.core.library.cache import Store
 from photosorter.core.library.pipeline import CancelToken
+from photosorter.core.library.scanner import holds_images
 from photosorter.core.model.examples import override_examples
 from photosorter.core.settings import OVERRIDABLE, Overrides, Settings, save_settings
 from photosorter.gui.notices import Notice, Problem
@@ -419,12 +420,22 @@ class Session(SessionCategories, QObject):
         res = self.results
         self.thumbnails.moved({k: res.paths[r] for r in rows if (k := res.keys[r]) is not None})
 
-    def keep_in_library(self, folder: Path) -> None:
+    def keep_in_library(self, folder: Path) -> bool:
         """Photos moved into `folder` stay in the library at their new place: unless a
-        folder sorted already holds it, it becomes one (saved), so a restart finds them."""
+        folder sorted already holds it, it becomes one (saved), so a restart finds them.
+        True when it became one."""
         if any(folder.is_relative_to(root) for root in self.roots()):
-            return
+            return False
         self.update_settings(self.settings.with_source(folder), restart=False)
+        self.sources_changed.emit()
+        return True
+
+    def let_go(self, folder: Path) -> None:
+        """A folder `keep_in_library` added, its move undone: gone or left without photos,
+        it leaves the library again (its photos are back in their folders: nothing to sort)."""
+        if folder not in self.saved_sources or holds_images(folder):
+            return
+        self.update_settings(self.settings.without_source(folder), restart=False)
         self.sources_changed.emit()
 
     # -- shutdown ----------------------------------------------------------------------------

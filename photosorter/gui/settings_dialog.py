@@ -34,6 +34,7 @@ from photosorter.core.categories import CategorySet
 from photosorter.core.model.engine import DEFAULT_MODEL, LOCAL_PREFIX
 from photosorter.core.settings import OVERRIDABLE, Override, Overrides, Settings
 from photosorter.gui.dialogs import ACTION_LABELS
+from photosorter.gui.texts import unbreakable
 
 _CONTEXT = "SettingsDialog"  # the translation context of the settings' strings
 DEVICE_LABELS = {"auto": QT_TRANSLATE_NOOP("SettingsDialog", "Automatic (fastest found)"),
@@ -73,11 +74,12 @@ def origin_text(override: Override, saved: str, changed: bool) -> str:
     where = (
         _tr("the command line ({0})") if override.origin == "command line"
         else _tr("the environment variable {0}")
-    ).format(override.name)  # fmt: skip
+    ).format(unbreakable(override.name))  # fmt: skip
+    value = unbreakable(override.value)
     if changed:
-        return _tr("Replaces “{0}” from {1}, now and when saved.").format(override.value, where)
+        return _tr("Replaces “{0}” from {1}, now and when saved.").format(value, where)
     return _tr("“{0}” comes from {1} for this run; your saved setting is “{2}”.").format(
-        override.value, where, saved
+        value, where, unbreakable(saved)
     )
 
 

@@ -159,3 +159,35 @@ def test_a_file_that_cannot_be_edited_is_left_alone_and_the_edit_saved_elsewhere
     assert session.categories_path == elsewhere == session.settings.categories_file
     assert len(notices) == 1 and str(elsewhere) in notices[0].text
     assert str(colours_toml) in notices[0].text
+
+
+def rows_shown(view) -> int:
+    """How many rows of the list show whole."""
+    bottoms = [view.visualItemRect(view.item(r)).bottom() for r in range(view.count())]
+    return sum(1 for bottom in bottoms if bottom < view.viewport().height())
+
+
+@pytest.mark.parametrize(("height", "rows"), [(400, 4), (480, 7)])
+def test_the_drag_hint_gives_way_to_the_list_in_a_low_window(qtbot, make_window, height, rows):
+    """At 400 px the hint (three lines) would leave the list two and a half rows."""
+    window = make_window()
+    window.resize(1000, height)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.category_panel
+    qtbot.waitUntil(lambda: panel.hint.isHidden())
+    assert rows_shown(panel.list) >= rows
+
+
+def test_the_drag_hint_shows_in_a_tall_window(qtbot, make_window):
+    window = make_window()
+    window.resize(1000, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.category_panel
+    qtbot.waitUntil(lambda: panel.hint.isVisible())
+    assert rows_shown(panel.list) == panel.list.count()
+    window.resize(1000, 400)  # and back: it goes, then comes again
+    qtbot.waitUntil(lambda: panel.hint.isHidden())
+    window.resize(1000, 900)
+    qtbot.waitUntil(lambda: panel.hint.isVisible())

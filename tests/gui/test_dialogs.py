@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QTextLayout, QTextOption
 from PySide6.QtWidgets import QLabel, QPushButton
 
 from photosorter.cli import build_parser
@@ -15,7 +17,29 @@ from photosorter.core.settings import Overrides, Settings, load_settings, save_s
 from photosorter.gui.app import build_window
 from photosorter.gui.dialogs import PlanDialog
 from photosorter.gui.settings_dialog import SettingsDialog
+from photosorter.gui.texts import NO_BREAK_HYPHEN
 from tests.gui.conftest import start_and_wait
+
+
+def plain(label: QLabel) -> str:
+    """A label's text as read (a non-breaking hyphen is a hyphen)."""
+    return label.text().replace(NO_BREAK_HYPHEN, "-")
+
+
+def wrapped_lines(label: QLabel, width: int) -> list[str]:
+    """The lines `label`'s text breaks into at `width` pixels, as a word-wrapped label's."""
+    layout = QTextLayout(label.text(), label.font())
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    layout.setTextOption(option)
+    layout.beginLayout()
+    lines = []
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(width)
+        line.setPosition(QPointF(0, 0))
+        lines.append(label.text()[line.textStart() : line.textStart() + line.textLength()])
+    layout.endLayout()
+    return lines
 
 
 def test_settings_dialog_round_trip(qtbot, tmp_path):
@@ -47,7 +71,7 @@ def test_settings_show_the_command_line_model_and_what_a_change_replaces(qtbot):
     qtbot.addWidget(dialog)
     assert dialog.model.currentText() == "local-dir:/models/tiny"  # what runs, not the saved
     assert dialog.device.currentData() == "cuda:1"
-    note = dialog.origins["model"].text()
+    note = plain(dialog.origins["model"])
     assert "command line (--model)" in note and "ViT-B-32:laion2b_s34b_b79k" in note
     assert not dialog.origins["model"].isHidden()
     assert dialog.origins["backend"].isHidden()  # the saved backend is in effect
@@ -55,9 +79,23 @@ def test_settings_show_the_command_line_model_and_what_a_change_replaces(qtbot):
     assert (new.model, new.device) == (saved.model, saved.device) and not dialog.released()
 
     dialog.model.setEditText("ViT-B-32:laion2b_s34b_b79k")  # the saved one, chosen on purpose
-    assert dialog.origins["model"].text().startswith("Replaces “local-dir:/models/tiny”")
+    assert plain(dialog.origins["model"]).startswith("Replaces “local-dir:/models/tiny”")
     assert dialog.released() == {"model"}
     assert dialog.settings().model == "ViT-B-32:laion2b_s34b_b79k"
+
+
+@pytest.mark.parametrize("key", ["model", "backend"])
+def test_settings_notes_never_break_an_option_or_a_value(qtbot, key):
+    """A narrow dialog wraps a note at spaces only: never "(--" / "model)", "ViT-" / "B-32"."""
+    saved = Settings(model="ViT-B-32:laion2b_s34b_b79k", backend="pytorch")
+    overrides = Overrides.from_options(model="ViT-L-14:openai", backend="openvino-int8")
+    dialog = SettingsDialog(None, saved, list_models=False, overrides=overrides)
+    qtbot.addWidget(dialog)
+    label = dialog.origins[key]
+    for width in range(60, 700, 2):
+        lines = wrapped_lines(label, width)
+        ends = [line.rstrip()[-1:] for line in lines[:-1]]
+        assert not {"-", NO_BREAK_HYPHEN} & set(ends), (width, lines)
 
 
 def test_settings_show_the_environment_model_and_backend_override(qtbot, monkeypatch):
@@ -69,7 +107,7 @@ def test_settings_show_the_environment_model_and_backend_override(qtbot, monkeyp
     assert "environment variable PHOTOSORTER_MODEL" in dialog.origins["model"].text()
     assert dialog.fast.isChecked()  # openvino-int8 runs: the fast encoder is on
     assert "“openvino-int8” comes from the command line (--backend)" in (
-        dialog.origins["backend"].text()
+        plain(dialog.origins["backend"])
     )
     assert dialog.settings().backend == "pytorch"
     dialog.fast.setChecked(False)

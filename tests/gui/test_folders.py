@@ -115,6 +115,60 @@ def test_moved_photos_stay_in_the_library_after_a_restart(qtbot, make_window, tm
     assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
 
 
+def move_all(qtbot, window: MainWindow, dest: Path) -> None:
+    actions = window.file_actions
+    actions.choose_destination = lambda _action: dest
+    actions.confirm = lambda _plan: True
+    with qtbot.waitSignal(actions.finished, timeout=60_000):
+        assert actions.run_action("move")
+    assert any(dest.rglob("*.jpg")), "nothing was moved"
+
+
+def undo(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.file_actions.finished, timeout=60_000) as undone:
+        window.undo_action.trigger()
+    assert "moved back" in undone.args[0].message
+
+
+def test_undoing_a_move_takes_the_folder_it_added_out_again(qtbot, make_window, tmp_path):
+    photos, dest = tmp_path / "photos", tmp_path / "sorted"
+    write_photos(photos, 8)
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    move_all(qtbot, window, dest)
+    assert window.sources_panel.row_of(dest) is not None
+    undo(qtbot, window)
+    assert dest not in window.session.saved_sources
+    assert dest not in [s.path for s in load_settings()[0].sources]
+    assert window.sources_panel.row_of(dest) is None
+    assert shown(window) == set(photos.iterdir())
+
+
+def test_undoing_a_move_keeps_a_folder_the_user_had_added(qtbot, make_window, tmp_path):
+    photos, dest = tmp_path / "photos", tmp_path / "sorted"
+    write_photos(photos, 8)
+    dest.mkdir()
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    window.session.add_sources([dest])
+    qtbot.waitUntil(lambda: not window.session.running, timeout=60_000)
+    move_all(qtbot, window, dest)
+    undo(qtbot, window)
+    assert dest in window.session.saved_sources
+    assert window.sources_panel.row_of(dest) is not None
+
+
+def test_undoing_a_move_keeps_the_folder_while_it_holds_photos(qtbot, make_window, tmp_path):
+    photos, dest = tmp_path / "photos", tmp_path / "sorted"
+    write_photos(photos, 8)
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    move_all(qtbot, window, dest)
+    write_photos(dest / "mine", 1, seed=5)  # the user put a photo of theirs there since
+    undo(qtbot, window)
+    assert dest in window.session.saved_sources
+
+
 def test_the_plan_dialog_changes_the_destination(qtbot, make_window, tmp_path) -> None:
     photos, first, second = tmp_path / "photos", tmp_path / "first", tmp_path / "second"
     write_photos(photos, 8)

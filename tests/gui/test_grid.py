@@ -141,6 +141,22 @@ def big_grid(qtbot, n: int) -> tuple[PhotoGridView, PhotoModel]:
     return grid, model
 
 
+def test_a_resort_keeps_the_selection_and_a_new_search_clears_it(qtbot) -> None:
+    grid, model = big_grid(qtbot, 600)
+    selection = grid.selectionModel()
+    flags = selection.SelectionFlag
+    picked = {"00003.jpg", "00004.jpg", "00005.jpg", "00400.jpg"}
+    for row in range(model.rowCount()):
+        if model.index(row).data() in picked:
+            selection.select(model.index(row), flags.Select)
+    selection.setCurrentIndex(model.index(names(model).index("00400.jpg")), flags.NoUpdate)
+    model.set_sort(SortMode.NAME, descending=True)  # a reset: every position changes
+    assert {i.data() for i in selection.selectedIndexes()} == picked
+    assert grid.currentIndex().data() == "00400.jpg"
+    model.set_search(np.asarray([4, 7]), np.asarray([0.9, 0.8]))
+    assert not selection.hasSelection()
+
+
 @pytest.mark.parametrize("width", [700, 913, 1024, 1301])
 def test_no_horizontal_scrolling_and_fixed_cells(qtbot, width: int) -> None:
     grid, model = big_grid(qtbot, 1200)

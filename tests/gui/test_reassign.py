@@ -9,7 +9,13 @@ from PySide6.QtWidgets import QApplication
 from photosorter.core.categories import UNCATEGORIZED, Category
 from photosorter.core.library.cache import Store
 from photosorter.gui.category_panel import CategoriesEdited, NameRole
-from photosorter.gui.photo_model import KeyRole, ManualRole, PathRole, keys_from_mime
+from photosorter.gui.photo_model import (
+    CategoryRole,
+    KeyRole,
+    ManualRole,
+    PathRole,
+    keys_from_mime,
+)
 from tests.gui.conftest import start_and_wait
 
 
@@ -112,3 +118,31 @@ def test_drop_on_all_photos_is_refused(qtbot, make_window, photo_dir):
     view.dragMoveEvent(move)
     assert not move.isAccepted()
     QApplication.processEvents()
+
+
+def selected_keys(window) -> set[str]:
+    return {i.data(KeyRole) for i in window.grid.selectionModel().selectedIndexes()}
+
+
+def test_dropped_photos_stay_selected_where_they_still_show(qtbot, make_window, photo_dir):
+    """Like Lightroom: photos dropped on a category stay selected in "All photos" (the
+    re-scoring the drop starts re-sorts the grid), so the next action applies to them."""
+    window = make_window(photo_dir)
+    window.show()
+    start_and_wait(qtbot, window)
+    grid, model = window.grid, window.session.model
+    rows_of(window, None)
+    picked = [model.index(1), model.index(4), model.index(5)]
+    flags = grid.selectionModel().SelectionFlag
+    for index in picked:
+        grid.selectionModel().select(index, flags.Select)
+    grid.selectionModel().setCurrentIndex(picked[-1], flags.NoUpdate)
+    keys, current = {i.data(KeyRole) for i in picked}, picked[-1].data(KeyRole)
+    target = next(n for n in ("Red", "Green") if n not in {i.data(CategoryRole) for i in picked})
+    drop_on_category(window.category_panel, target, model.mimeData(picked))
+    assert all(i.data(ManualRole) for i in grid.selectionModel().selectedIndexes())
+    assert selected_keys(window) == keys
+    assert grid.currentIndex().data(KeyRole) == current
+
+    window.category_panel.select(UNCATEGORIZED)  # another view: the selection goes
+    assert not grid.selectionModel().hasSelection()

@@ -72,6 +72,15 @@ def scan_names(
         yield from walker.walk_root(root)
 
 
+def holds_images(folder: str | os.PathLike[str]) -> bool:
+    """Whether any supported image lies under `folder` (False when it is gone); stops at
+    the first one found."""
+    try:
+        return next(scan_names([folder]), None) is not None
+    except ScanError:
+        return False
+
+
 class _Walker:
     """State shared across roots: visited folders and yielded files, so each counts once."""
 

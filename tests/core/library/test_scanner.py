@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from photosorter.core.errors import PhotoSorterError
-from photosorter.core.library.scanner import ScanError, check_roots, scan, scan_names
+from photosorter.core.library.scanner import (
+    ScanError,
+    check_roots,
+    holds_images,
+    scan,
+    scan_names,
+)
 
 needs_symlinks = pytest.mark.skipif(
     sys.platform == "win32", reason="symlinks need privileges on Windows"
@@ -216,3 +222,13 @@ def test_cancel_between_folders(tree: Path) -> None:
     assert names(found, tree) == ["a.JPG", "b.jpg", "c.Png"]
     cancel.set()
     assert list(scan([tree], cancel=cancel)) == []
+
+
+def test_holds_images_looks_deep_and_ignores_other_files(tmp_path: Path) -> None:
+    folder = tmp_path / "sorted"
+    touch(folder / "Red" / "notes.txt")
+    touch(folder / ".hidden" / "a.jpg")
+    assert not holds_images(folder)
+    touch(folder / "Red" / "2024" / "a.jpg")
+    assert holds_images(folder)
+    assert not holds_images(tmp_path / "gone")

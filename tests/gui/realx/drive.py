@@ -2,10 +2,11 @@
 xcb platform. The core scenario a reviewer goes through, checked on disk and in the window:
 
 1. drag one thumbnail onto another category; 2. select three (click, Ctrl+click) and drag
-them onto another category; 3. Ctrl+Z undoes that drag; 4. Move to Folders from the
-toolbar, confirmed in its dialog: every file lands in the folder of the category the
-window showed, nothing lost or duplicated; 5. Undo (toolbar) puts every file back, byte for
-byte; 6. the window closes, the app exits 0 and printed nothing on stderr (no Qt warning).
+them onto another category, where they stay selected; 3. Ctrl+Z undoes that drag; 4. Move
+to Folders from the toolbar, confirmed in its dialog: every file lands in the folder of the
+category the window showed, nothing lost or duplicated, and that folder joins the Folders;
+5. Undo (toolbar) puts every file back, byte for byte, and the folder leaves the Folders;
+6. the window closes, the app exits 0 and printed nothing on stderr (no Qt warning).
 
     python -m tests.gui.realx.drive [--keep DIR] [--shots DIR]
 
@@ -234,8 +235,10 @@ def scenario(s: Session) -> None:
         s.click(t["at"], "ctrl")
     s.wait_for("three selected", lambda st: selected(st) == names)
     s.drag(three[1]["at"], target)
-    s.wait_for(f"the three in {target}", lambda st: shown_in(st, names) == {target})
+    state = s.wait_for(f"the three in {target}", lambda st: shown_in(st, names) == {target})
     s.shot("3-three-dragged")
+    if selected(state) != names:  # still shown ("All photos"): still selected
+        raise Failed(f"after the drop, {selected(state)} are selected, not {names}")
 
     # 3. Ctrl+Z undoes the last drag; the first one stays
     s.xdo("key", "ctrl+z")
@@ -257,16 +260,20 @@ def scenario(s: Session) -> None:
         raise Failed(f"the confirmation offers {list(buttons)} for {len(placed)} photos")
     s.click(buttons[go[0]])
     said = f"{len(placed)} photos moved."
-    s.wait_for(said, lambda st: not st["busy"] and st["message"] == said)
+    state = s.wait_for(said, lambda st: not st["busy"] and st["message"] == said)
     s.shot("5-moved")
+    if str(s.dest) not in state["folders"]:
+        raise Failed(f"the destination is not among the folders: {state['folders']}")
     check_moved(s, before, placed)
 
     # 5. Undo from the toolbar puts every file back
     state = s.wait_for("Undo", lambda st: "Undo" in st["toolbar"])
     s.click(state["toolbar"]["Undo"])
     said = f": {len(placed)} photos moved back."
-    s.wait_for(said, lambda st: not st["busy"] and st["message"].endswith(said))
+    state = s.wait_for(said, lambda st: not st["busy"] and st["message"].endswith(said))
     s.shot("6-undone")
+    if str(s.dest) in state["folders"]:  # the move added it: its undo takes it out
+        raise Failed(f"the emptied destination stays among the folders: {state['folders']}")
     if contents(s.photos) != before or contents(s.dest):
         raise Failed(f"undo left {sorted(contents(s.dest))} in {s.dest}")
 

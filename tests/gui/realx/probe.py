@@ -77,6 +77,7 @@ def state(window: MainWindow) -> dict:
         "message": window.message_bar.text.text() if window.message_bar.isVisible() else "",
         "undo": window.undo_action.text() if window.undo_action.isEnabled() else None,
         "grid_focused": window.grid.hasFocus(),
+        "folders": [str(path) for path in window.session.roots()],
     }
 
 
