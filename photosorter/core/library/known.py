@@ -8,11 +8,12 @@ Pillow nor the model, so a search over an indexed folder answers without loading
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +42,26 @@ class Progress:
         return (self.total - self.done) * self.elapsed_s / work_done
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PhotoResult:
     """One photo: its content key when indexed, or the error that stopped it. `where` is its
     path as given: given as `str`, its `Path` is made only when `path` is first read (a
-    search over a million photos reports a few)."""
+    search over a million photos reports a few). Slots: a million of them, made at once."""
 
     where: str | os.PathLike[str]
     key: str | None = None
     error: str | None = None
     size: int = 0
     mtime_ns: int = 0
+    _path: Path | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def path(self) -> Path:
-        return self.where if isinstance(self.where, Path) else Path(self.where)
+        path = self._path
+        if path is None:
+            path = self.where if isinstance(self.where, Path) else Path(self.where)
+            object.__setattr__(self, "_path", path)  # frozen: made once, when first read
+        return path
 
 
 @dataclass
@@ -71,14 +77,15 @@ class IndexBatch:
 @dataclass
 class Known:
     """What the stat pass found: photos embedded already (`fast[i]`'s vector is row
-    `rows[i]` of `matrix`), known failures, and the rest to do."""
+    `rows[i]` of `matrix`), known failures, and the rest to do (with the (size, mtime_ns)
+    each had then, by name: what a failure to read it is remembered under)."""
 
     fast: list[PhotoResult] = field(default_factory=list)
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     matrix: EmbeddingMatrix | None = None
     errors: list[PhotoResult] = field(default_factory=list)
     todo: list[Path] = field(default_factory=list)
-    stats: dict[str, os.stat_result] = field(default_factory=dict)
+    identities: dict[str, tuple[int, int]] = field(default_factory=dict)  # of `todo`, as stated
 
 
 def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str) -> Known:
@@ -86,58 +93,100 @@ def stat_pass(paths: Sequence[str | os.PathLike[str]], store: Store, model: str)
 
     The work is done on `str` names; a name given as `str` stays one in the results (their
     `path` is made when read), and becomes a `Path` only in `todo`."""
+    # A million results and their lookups make no reference cycles: the collector would
+    # only walk them again and again (a third of the pass).
+    with paused_gc():
+        return _stat_pass(paths, [os.fspath(p) for p in paths], store, model)
+
+
+def _stat_pass(
+    paths: Sequence[str | os.PathLike[str]], names: list[str], store: Store, model: str
+) -> Known:
     known = Known()
-    stats = known.stats
-    names = [os.fspath(p) for p in paths]
-    for path, name in zip(paths, names, strict=True):
-        try:
-            stats[name] = os.stat(name)
-        except FileNotFoundError:
-            known.errors.append(PhotoResult(path, error="file vanished before it could be read"))
-        except OSError as exc:
-            known.errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
-    stated = list(stats)
-    hits = _unchanged(stats, store.lookup_files(stated))
-    row_of = _matrix_rows(known, store, model, hits)
+    seen = _stat_each(paths, names, known.errors)
+    at, found = _unchanged_files(store, seen)
+    rows = _matrix_rows(known, store, model, [key for _, _, _, key in found])
     # A file read well is no failure (remember_files clears it): look up only the rest.
-    unknown = [n for n in stated if n not in hits]
-    bad = _unchanged(stats, store.lookup_failures(unknown, installed()) if unknown else {})
-    fast_rows = []
+    unknown = [n for n in seen if n not in at] if len(at) < len(seen) else []
+    bad = _unchanged(seen, store.lookup_failures(unknown, installed()) if unknown else {})
+    fast, fast_rows, errors, todo = known.fast, [], known.errors, known.todo
     for path, name in zip(paths, names, strict=True):
-        if name not in stats:
+        i = at.get(name, -1)
+        if i >= 0 and rows[i] >= 0:
+            _, size, mtime_ns, key = found[i]
+            fast.append(PhotoResult(path, key, None, size, mtime_ns))
+            fast_rows.append(rows[i])
+        elif name not in seen:  # vanished or unreadable: an error already
             continue
-        row = row_of.get(name, -1)
-        if row >= 0:
-            st = stats[name]
-            known.fast.append(
-                PhotoResult(path, hits[name], size=st.st_size, mtime_ns=st.st_mtime_ns)
-            )
-            fast_rows.append(row)
         elif name in bad:
-            known.errors.append(PhotoResult(path, error=bad[name]))
+            errors.append(PhotoResult(path, error=bad[name]))
         else:
-            known.todo.append(path if isinstance(path, Path) else Path(path))
+            todo.append(path if isinstance(path, Path) else Path(path))
+            known.identities[name] = seen[name]
     known.rows = np.array(fast_rows, dtype=np.int64)
     return known
 
 
-def _matrix_rows(known: Known, store: Store, model: str, hits: dict[str, str]) -> dict[str, int]:
-    """name -> the row of the model's mapped matrix (opened into `known`) holding its vector:
-    a sorted lookup, where reading a million embeddings back from SQLite took half a minute
-    and 2 GB of float32."""
-    if not hits:
-        return {}
+def _unchanged_files(
+    store: Store, seen: dict[str, tuple[int, int]]
+) -> tuple[dict[str, int], list[tuple[str, int, int, str]]]:
+    """The store's rows (path, size, mtime_ns, hash) whose size and mtime still match the
+    file, and the index of each by name."""
+    at, found = {}, []
+    for row in store.file_rows(list(seen)):
+        identity = seen[row[0]]
+        if row[1] == identity[0] and row[2] == identity[1]:
+            at[row[0]] = len(found)
+            found.append(row)
+    return at, found
+
+
+def _stat_each(
+    paths: Sequence[str | os.PathLike[str]], names: list[str], errors: list[PhotoResult]
+) -> dict[str, tuple[int, int]]:
+    """name -> (size, mtime_ns) of each file a stat answers; an error for each other."""
+    seen = {}
+    stat = os.stat
+    for path, name in zip(paths, names, strict=True):
+        try:
+            st = stat(name)
+        except FileNotFoundError:
+            errors.append(PhotoResult(path, error="file vanished before it could be read"))
+        except OSError as exc:
+            errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+        else:
+            seen[name] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off inside, and as it was (on or off) after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _matrix_rows(known: Known, store: Store, model: str, keys: list[str]) -> list[int]:
+    """The row of the model's mapped matrix (opened into `known`) holding each key's vector,
+    -1 where none: a sorted lookup, where reading a million embeddings back from SQLite
+    took half a minute and 2 GB of float32."""
+    if not keys:
+        return []
     known.matrix = open_matrix(store, model)
-    rows = known.matrix.rows_of(list(hits.values()), store)
-    return dict(zip(hits, rows.tolist(), strict=True))
+    return known.matrix.rows_of(keys, store).tolist()
 
 
-def _unchanged(stats: dict[str, os.stat_result], rows: dict[str, tuple]) -> dict[str, object]:
+def _unchanged(seen: dict[str, tuple[int, int]], rows: dict[str, tuple]) -> dict[str, object]:
     """name -> the stored value, for the rows whose (size, mtime_ns) still match the file."""
     found = {}
     for name, (size, mtime_ns, value) in rows.items():
-        st = stats[name]
-        if size == st.st_size and mtime_ns == st.st_mtime_ns:
+        identity = seen[name]
+        if size == identity[0] and mtime_ns == identity[1]:
             found[name] = value
     return found
 
