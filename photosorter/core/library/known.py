@@ -11,10 +11,11 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from photosorter.core.library.decoders import installed
 from photosorter.core.library.matrix import EmbeddingMatrix, open_matrix
 
 BATCH = 4096  # photos per batch of already-known results
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -103,60 +105,94 @@ def _stat_pass(
     paths: Sequence[str | os.PathLike[str]], names: list[str], store: Store, model: str
 ) -> Known:
     known = Known()
-    seen = _stat_each(paths, names, known.errors)
-    at, found = _unchanged_files(store, seen)
-    rows = _matrix_rows(known, store, model, [key for _, _, _, key in found])
-    # A file read well is no failure (remember_files clears it): look up only the rest.
-    unknown = [n for n in seen if n not in at] if len(at) < len(seen) else []
-    bad = _unchanged(seen, store.lookup_failures(unknown, installed()) if unknown else {})
-    fast, fast_rows, errors, todo = known.fast, [], known.errors, known.todo
-    for path, name in zip(paths, names, strict=True):
-        i = at.get(name, -1)
-        if i >= 0 and rows[i] >= 0:
-            _, size, mtime_ns, key = found[i]
-            fast.append(PhotoResult(path, key, None, size, mtime_ns))
-            fast_rows.append(rows[i])
-        elif name not in seen:  # vanished or unreadable: an error already
-            continue
-        elif name in bad:
-            errors.append(PhotoResult(path, error=bad[name]))
-        else:
-            todo.append(path if isinstance(path, Path) else Path(path))
-            known.identities[name] = seen[name]
-    known.rows = np.array(fast_rows, dtype=np.int64)
+    stated = _stat_each(paths, names, known.errors)
+    key_at: list[str | None] = [None] * len(names)  # the content key, where it still holds
+    for i, key in _unchanged(stated, store.file_rows(list(stated.first))):
+        key_at[i] = key
+    for i in stated.twice:
+        key_at[i] = key_at[stated.first[names[i]]]
+    hit = [i for i, key in enumerate(key_at) if key is not None]
+    rows = _matrix_rows(known, store, model, [key_at[i] for i in hit])
+    in_matrix = rows >= 0
+    known.rows = rows[in_matrix]
+    fast = np.array(hit, dtype=np.int64)[in_matrix].tolist()
+    sizes, mtimes = stated.sizes, stated.mtimes
+    known.fast = [PhotoResult(paths[i], key_at[i], None, sizes[i], mtimes[i]) for i in fast]
+    rest = np.asarray(sizes) >= 0  # stated, and not embedded as they are
+    rest[fast] = False
+    _failed_or_todo(known, paths, names, stated, key_at, np.flatnonzero(rest).tolist(), store)
     return known
 
 
-def _unchanged_files(
-    store: Store, seen: dict[str, tuple[int, int]]
-) -> tuple[dict[str, int], list[tuple[str, int, int, str]]]:
-    """The store's rows (path, size, mtime_ns, hash) whose size and mtime still match the
-    file, and the index of each by name."""
-    at, found = {}, []
-    for row in store.file_rows(list(seen)):
-        identity = seen[row[0]]
-        if row[1] == identity[0] and row[2] == identity[1]:
-            at[row[0]] = len(found)
-            found.append(row)
-    return at, found
+def _failed_or_todo(
+    known: Known,
+    paths: Sequence[str | os.PathLike[str]],
+    names: list[str],
+    stated: _Stated,
+    key_at: list[str | None],
+    rest: list[int],
+    store: Store,
+) -> None:
+    """The photos at the `rest` positions: failures the store remembers, or to do."""
+    # A file read well is no failure (remember_files clears it): look up only the others.
+    unknown = [names[i] for i in rest if key_at[i] is None]
+    failures = store.lookup_failures(unknown, installed()) if unknown else {}
+    bad = dict(_unchanged(stated, ((n, *row) for n, row in failures.items())))
+    for i in rest:
+        error = bad.get(stated.first[names[i]])
+        if error is not None:
+            known.errors.append(PhotoResult(paths[i], error=error))
+        else:
+            path = paths[i]
+            known.todo.append(path if isinstance(path, Path) else Path(path))
+            known.identities[names[i]] = (stated.sizes[i], stated.mtimes[i])
+
+
+@dataclass
+class _Stated:
+    """What a stat of each name said, by position: the size and mtime_ns (-1 where the stat
+    failed), where each name was first answered, and the positions of names given again."""
+
+    sizes: list[int] = field(default_factory=list)
+    mtimes: list[int] = field(default_factory=list)
+    first: dict[str, int] = field(default_factory=dict)
+    twice: list[int] = field(default_factory=list)
 
 
 def _stat_each(
     paths: Sequence[str | os.PathLike[str]], names: list[str], errors: list[PhotoResult]
-) -> dict[str, tuple[int, int]]:
-    """name -> (size, mtime_ns) of each file a stat answers; an error for each other."""
-    seen = {}
+) -> _Stated:
+    """A stat of each name; an error for each name it does not answer."""
+    stated = _Stated()
+    sizes, mtimes, first, twice = stated.sizes, stated.mtimes, stated.first, stated.twice
     stat = os.stat
-    for path, name in zip(paths, names, strict=True):
+    for i, name in enumerate(names):
         try:
             st = stat(name)
-        except FileNotFoundError:
-            errors.append(PhotoResult(path, error="file vanished before it could be read"))
         except OSError as exc:
-            errors.append(PhotoResult(path, error=f"cannot read file: {exc.strerror or exc}"))
+            if isinstance(exc, FileNotFoundError):
+                error = "file vanished before it could be read"
+            else:
+                error = f"cannot read file: {exc.strerror or exc}"
+            errors.append(PhotoResult(paths[i], error=error))
+            sizes.append(-1)
+            mtimes.append(-1)
         else:
-            seen[name] = (st.st_size, st.st_mtime_ns)
-    return seen
+            sizes.append(st.st_size)
+            mtimes.append(st.st_mtime_ns)
+            if first.setdefault(name, i) != i:
+                twice.append(i)
+    return stated
+
+
+def _unchanged(stated: _Stated, rows: Iterable[tuple[str, int, int, V]]) -> Iterator[tuple[int, V]]:
+    """(position, stored value) of the store's (name, size, mtime_ns, value) rows whose size
+    and mtime still match the file's stat."""
+    first, sizes, mtimes = stated.first, stated.sizes, stated.mtimes
+    for name, size, mtime_ns, value in rows:
+        i = first[name]
+        if sizes[i] == size and mtimes[i] == mtime_ns:
+            yield i, value
 
 
 @contextmanager
@@ -171,24 +207,14 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _matrix_rows(known: Known, store: Store, model: str, keys: list[str]) -> list[int]:
+def _matrix_rows(known: Known, store: Store, model: str, keys: list[str]) -> np.ndarray:
     """The row of the model's mapped matrix (opened into `known`) holding each key's vector,
     -1 where none: a sorted lookup, where reading a million embeddings back from SQLite
     took half a minute and 2 GB of float32."""
     if not keys:
-        return []
+        return np.zeros(0, dtype=np.int64)
     known.matrix = open_matrix(store, model)
-    return known.matrix.rows_of(keys, store).tolist()
-
-
-def _unchanged(seen: dict[str, tuple[int, int]], rows: dict[str, tuple]) -> dict[str, object]:
-    """name -> the stored value, for the rows whose (size, mtime_ns) still match the file."""
-    found = {}
-    for name, (size, mtime_ns, value) in rows.items():
-        identity = seen[name]
-        if size == identity[0] and mtime_ns == identity[1]:
-            found[name] = value
-    return found
+    return known.matrix.rows_of(keys, store)
 
 
 def known_batches(known: Known, total: int, started: float) -> Iterator[IndexBatch]:
