@@ -381,10 +381,19 @@ class Store:
     def files_under(self, root: str) -> Iterator[tuple[str, int, int, str]]:
         """(path, size, mtime_ns, hash) of every file known at `root` or under it (a range
         of the primary key: no scan of the table), in path order, as they are read."""
-        prefix = root.rstrip(os.sep) + os.sep
-        end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
         columns = "SELECT path, size, mtime_ns, hash FROM files WHERE"
         yield from self.conn.execute(f"{columns} path = ?", (root,))  # a photo given itself
         # One range of the index, in its order: the first row comes at once (no sort).
         inside = f"{columns} path >= ? AND path < ? ORDER BY path"
-        yield from self.conn.execute(inside, (prefix, end))
+        yield from self.conn.execute(inside, _under(root))
+
+    def count_under(self, root: str) -> int:
+        """How many files the store knows under the folder `root` (counted in the index)."""
+        sql = "SELECT count(*) FROM files WHERE path >= ? AND path < ?"
+        return self.conn.execute(sql, _under(root)).fetchone()[0]
+
+
+def _under(root: str) -> tuple[str, str]:
+    """The range of paths under the folder `root`: (first, past the last)."""
+    prefix = root.rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...

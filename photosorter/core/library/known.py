@@ -24,6 +24,7 @@ from photosorter.core.library.decoders import installed
 from photosorter.core.library.matrix import EmbeddingMatrix, open_matrix
 
 BATCH = 4096  # photos per batch of already-known results
+RANGE_MIN = 10_000  # names from which reading a folder's range of the store can pay
 V = TypeVar("V")
 
 
@@ -107,7 +108,7 @@ def _stat_pass(
     known = Known()
     stated = _stat_each(paths, names, known.errors)
     key_at: list[str | None] = [None] * len(names)  # the content key, where it still holds
-    for i, key in _unchanged(stated, store.file_rows(list(stated.first))):
+    for i, key in _unchanged(stated, _stored_rows(store, list(stated.first))):
         key_at[i] = key
     for i in stated.twice:
         key_at[i] = key_at[stated.first[names[i]]]
@@ -185,13 +186,27 @@ def _stat_each(
     return stated
 
 
+def _stored_rows(store: Store, names: list[str]) -> Iterable[tuple[str, int, int, str]]:
+    """The store's rows of `names` (and maybe of other files): looked up a chunk of names at
+    a time, or, for many names in one folder that holds few others in the store, that
+    folder's range of the store read in order (a million rows in 1.5 s, where the lookups
+    take 4-5)."""
+    if len(names) >= RANGE_MIN:
+        lowest, highest = min(names), max(names)  # every name between shares their prefix
+        common = os.path.commonprefix([lowest, highest])  # noqa: RUF071 - a range needs a string prefix
+        folder = common[: common.rfind(os.sep)]
+        if folder and store.count_under(folder) <= 2 * len(names):
+            return store.files_under(folder)
+    return store.file_rows(names)
+
+
 def _unchanged(stated: _Stated, rows: Iterable[tuple[str, int, int, V]]) -> Iterator[tuple[int, V]]:
-    """(position, stored value) of the store's (name, size, mtime_ns, value) rows whose size
-    and mtime still match the file's stat."""
+    """(position, stored value) of the store's (name, size, mtime_ns, value) rows of stated
+    names whose size and mtime still match the file's stat."""
     first, sizes, mtimes = stated.first, stated.sizes, stated.mtimes
     for name, size, mtime_ns, value in rows:
-        i = first[name]
-        if sizes[i] == size and mtimes[i] == mtime_ns:
+        i = first.get(name, -1)
+        if i >= 0 and sizes[i] == size and mtimes[i] == mtime_ns:
             yield i, value
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from photosorter.core.library import known as known_module
 from photosorter.core.library.cache import Store
 from photosorter.core.library.decoders import installed
 from photosorter.core.library.known import PhotoResult, paused_gc, stat_pass
@@ -34,13 +35,18 @@ def _indexed(store: Store, folder: Path, count: int) -> list[Path]:
         path = folder / f"{i}.jpg"
         path.write_bytes(b"x" * (i + 1))
         st = path.stat()
-        store.remember_files([(str(path), st.st_size, st.st_mtime_ns, f"{i:032x}")])
-        store.put_embeddings(MODEL, [(f"{i:032x}", np.eye(4, dtype=np.float32)[i % 4])])
+        key = f"{len(folder.parts)}{i:031x}"
+        store.remember_files([(str(path), st.st_size, st.st_mtime_ns, key)])
+        store.put_embeddings(MODEL, [(key, np.eye(4, dtype=np.float32)[i % 4])])
         files.append(path)
     return files
 
 
-def test_the_pass_sorts_known_changed_failed_and_missing_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("range_min", [1, 10**9], ids=["store-range", "lookups"])
+def test_the_pass_sorts_known_changed_failed_and_missing_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_min: int
+) -> None:
+    monkeypatch.setattr(known_module, "RANGE_MIN", range_min)
     with Store(tmp_path / "s.db") as store:
         a, b, changed, failed = _indexed(store, tmp_path, 4)
         changed.write_bytes(b"new content")
@@ -52,12 +58,13 @@ def test_the_pass_sorts_known_changed_failed_and_missing_files(tmp_path: Path) -
         gone, new = tmp_path / "gone.jpg", tmp_path / "new.jpg"
         new.write_bytes(b"y")
         known = stat_pass([str(b), gone, str(a), changed, failed, new], store, MODEL)
-    assert [(r.where, r.key) for r in known.fast] == [(str(b), f"{1:032x}"), (str(a), f"{0:032x}")]
+        keys = [store.lookup_files([str(p)])[str(p)][2] for p in (b, a)]
+    assert [(r.where, r.key) for r in known.fast] == [(str(b), keys[0]), (str(a), keys[1])]
     assert [(r.size, r.mtime_ns) for r in known.fast] == [
         (p.stat().st_size, p.stat().st_mtime_ns) for p in (b, a)
     ]
     assert known.matrix is not None
-    assert known.matrix.keys[known.rows].tolist() == [f"{1:032x}".encode(), f"{0:032x}".encode()]
+    assert known.matrix.keys[known.rows].tolist() == [key.encode() for key in keys]
     assert [(r.path, r.error) for r in known.errors] == [
         (gone, "file vanished before it could be read"),
         (failed, "no image"),
@@ -67,6 +74,35 @@ def test_the_pass_sorts_known_changed_failed_and_missing_files(tmp_path: Path) -
     assert known.identities == {
         str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in (changed, new)
     }
+
+
+def test_many_names_in_one_folder_read_its_range_of_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(known_module, "RANGE_MIN", 2)
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    with Store(tmp_path / "s.db") as store:
+        files = [*_indexed(store, folder / "sub", 2), *_indexed(store, folder, 4)[2:]]
+        ranges: list[str] = []
+        files_under = store.files_under
+
+        def spy(root: str) -> Iterator[tuple[str, int, int, str]]:
+            ranges.append(root)
+            return files_under(root)
+
+        store.files_under = spy  # type: ignore[method-assign]
+        given = [files[0], files[2], files[3]]  # the folder holds one more
+        known = stat_pass(given, store, MODEL)
+        assert ranges == [str(folder)]
+        assert [r.path for r in known.fast] == given
+        assert known.matrix is not None
+        assert [known.matrix.keys[row] for row in known.rows] == [
+            store.lookup_files([str(p)])[str(p)][2].encode() for p in given
+        ]
+        few = stat_pass(files[2:3] + files[:1], store, MODEL)  # 2 of the 4 under the folder
+        assert ranges == [str(folder)]  # looked up by name
+        assert [r.path for r in few.fast] == [files[2], files[0]]
 
 
 def test_a_name_given_twice_is_answered_twice(tmp_path: Path) -> None:
