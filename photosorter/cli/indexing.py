@@ -79,7 +79,8 @@ def _index_new(
     from photosorter.core.library.pipeline import index_photos
 
     progress = ProgressLine(err) if err.isatty() else None
-    todo = Known(todo=known.todo, stats=known.stats)  # the answered ones are in `out` already
+    # The answered ones are in `out` already.
+    todo = Known(todo=known.todo, identities=known.identities)
     for batch in index_photos(known.todo, engine, store, known=todo, cluster=cluster):
         out.progress = batch.progress
         out.errors += [r for r in batch.results if r.error]

@@ -170,23 +170,27 @@ class Store:
     # -- file identities -------------------------------------------------------------
     def lookup_files(self, paths: Sequence[str]) -> dict[str, tuple[int, int, str]]:
         """path -> (size, mtime_ns, hash) for the paths the store knows."""
-        return self._by_path("files", "hash", paths)
+        return {p: (s, m, v) for p, s, m, v in self.file_rows(paths)}
 
-    def _by_path(
+    def file_rows(self, paths: Sequence[str]) -> Iterator[tuple[str, int, int, str]]:
+        """(path, size, mtime_ns, hash) of each of `paths` the store knows, as they are read:
+        no dict of a million rows between the store and a caller that makes its own."""
+        return self._path_rows("files", "hash", paths)
+
+    def _path_rows(
         self,
         table: str,
         column: str,
         paths: Sequence[str],
         where: str = "",
         args: Sequence[object] = (),
-    ) -> dict:
-        """path -> (size, mtime_ns, `column`) from `table` (rows matching `where` too), in
+    ) -> Iterator[tuple]:
+        """(path, size, mtime_ns, `column`) from `table` (rows matching `where` too), in
         chunks of bound parameters."""
-        rows = self._where_in(
+        return self._where_in(
             f"SELECT path, size, mtime_ns, {column} FROM {table} WHERE path IN ({{}}) {where}",
             paths, after=args,
         )  # fmt: skip
-        return {p: (s, m, v) for p, s, m, v in rows}
 
     def _where_in(
         self,
@@ -218,7 +222,8 @@ class Store:
     ) -> dict[str, tuple[int, int, str]]:
         """path -> (size, mtime_ns, error) of the paths that the same `decoders`
         (decoders.installed()) could not read as images."""
-        return self._by_path("failures", "error", paths, "AND decoders = ?", (decoders,))
+        rows = self._path_rows("failures", "error", paths, "AND decoders = ?", (decoders,))
+        return {p: (s, m, e) for p, s, m, e in rows}
 
     def remember_failures(self, rows: Iterable[tuple[str, int, int, str]], decoders: str) -> None:
         """Record (path, size, mtime_ns, error): that content is no image `decoders` can read."""
@@ -376,10 +381,19 @@ class Store:
     def files_under(self, root: str) -> Iterator[tuple[str, int, int, str]]:
         """(path, size, mtime_ns, hash) of every file known at `root` or under it (a range
         of the primary key: no scan of the table), in path order, as they are read."""
-        prefix = root.rstrip(os.sep) + os.sep
-        end = prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...
         columns = "SELECT path, size, mtime_ns, hash FROM files WHERE"
         yield from self.conn.execute(f"{columns} path = ?", (root,))  # a photo given itself
         # One range of the index, in its order: the first row comes at once (no sort).
         inside = f"{columns} path >= ? AND path < ? ORDER BY path"
-        yield from self.conn.execute(inside, (prefix, end))
+        yield from self.conn.execute(inside, _under(root))
+
+    def count_under(self, root: str) -> int:
+        """How many files the store knows under the folder `root` (counted in the index)."""
+        sql = "SELECT count(*) FROM files WHERE path >= ? AND path < ?"
+        return self.conn.execute(sql, _under(root)).fetchone()[0]
+
+
+def _under(root: str) -> tuple[str, str]:
+    """The range of paths under the folder `root`: (first, past the last)."""
+    prefix = root.rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)  # the first string after every prefix+...

@@ -178,7 +178,7 @@ class BatchWriter:
         self.store, self.model, self.total = store, model, total
         self.done = self.cached = self.failed = 0
         self.started = time.monotonic()
-        self.stats: dict[str, os.stat_result] = {}  # of the paths, from the stat pass
+        self.identities: dict[str, tuple[int, int]] = {}  # (size, mtime_ns), from the stat pass
 
     def progress(self) -> Progress:
         return Progress(
@@ -206,12 +206,12 @@ class BatchWriter:
             vectors.update(store.get_embeddings(model, list(reused)))  # type: ignore[arg-type]
         ok = [r for r in results if r.key is not None and r.key in vectors]
         store.remember_files((str(r.path), r.size, r.mtime_ns, r.key) for r in ok)  # type: ignore[misc]
-        stats = self.stats
+        identities = self.identities
         store.remember_failures(
             (
-                (str(r.path), stats[str(r.path)].st_size, stats[str(r.path)].st_mtime_ns, r.error)
+                (str(r.path), *identities[str(r.path)], r.error)
                 for r in unreadable
-                if str(r.path) in stats
+                if str(r.path) in identities
             ),
             installed(),
         )
@@ -228,7 +228,7 @@ class BatchWriter:
         to be no readable image) and of those that vanished; returns the paths to read."""
         if known is None:
             known = stat_pass(paths, self.store, self.model)
-        self.stats = known.stats
+        self.identities = known.identities
         for ready in known_batches(known, self.total, self.started):
             self.done, self.cached, self.failed = (
                 ready.progress.done,
