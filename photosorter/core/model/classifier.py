@@ -224,6 +224,7 @@ def _best_of(sims: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _finite(sims: np.ndarray) -> np.ndarray:
+    """`sims` with the -inf of categories without prompts out of the way of a minimum."""
     return np.where(np.isfinite(sims), sims, np.inf)
 
 
