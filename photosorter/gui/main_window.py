@@ -30,11 +30,8 @@ from photosorter.core import paths
 from photosorter.core.categories import CategorySet
 from photosorter.core.library.formats import is_supported
 from photosorter.gui import icons
-from photosorter.gui.category_panel import (
-    CategoryPanel,
-    CategorySelected,
-    PhotosDropped,
-)
+from photosorter.gui.category_list import PhotosDropped
+from photosorter.gui.category_panel import CategoryPanel, CategorySelected
 from photosorter.gui.duplicates import DuplicatesDialog
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.grid_actions import GridActions

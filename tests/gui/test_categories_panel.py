@@ -8,13 +8,8 @@ import pytest
 
 from photosorter.core.categories import UNCATEGORIZED, Category, load_categories
 from photosorter.gui import workers
-from photosorter.gui.category_panel import (
-    ALL_PHOTOS,
-    NEEDS_REVIEW,
-    CategoriesEdited,
-    CountRole,
-    KindRole,
-)
+from photosorter.gui.category_list import CountRole, KindRole
+from photosorter.gui.category_panel import ALL_PHOTOS, NEEDS_REVIEW, CategoriesEdited
 from tests.gui.conftest import start_and_wait
 
 

@@ -13,7 +13,7 @@ import pytest
 from photosorter.core.categories import UNCATEGORIZED, load_categories
 from photosorter.core.settings import SENSITIVITY_MIN_FIT, Settings, load_settings
 from photosorter.gui import workers
-from photosorter.gui.category_panel import ExamplesRole, NameRole
+from photosorter.gui.category_list import ExamplesRole, NameRole
 from photosorter.gui.examples_dialog import ExamplesDialog
 from photosorter.gui.photo_model import KeyRole, ManualRole, PathRole
 from photosorter.gui.settings_dialog import SettingsDialog

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QApplication
 
 from photosorter.core.categories import UNCATEGORIZED, Category
 from photosorter.core.library.cache import Store
-from photosorter.gui.category_panel import CategoriesEdited, NameRole
+from photosorter.gui.category_list import NameRole
+from photosorter.gui.category_panel import CategoriesEdited
 from photosorter.gui.photo_model import (
     CategoryRole,
     KeyRole,

@@ -29,7 +29,7 @@ def cli_counts(folder: Path, categories: Path, model: str) -> Counter:
 
 def panel_counts(window) -> dict[str, int]:
     panel = window.category_panel.list
-    from photosorter.gui.category_panel import CountRole, NameRole
+    from photosorter.gui.category_list import CountRole, NameRole
 
     return {
         panel.item(i).data(NameRole): panel.item(i).data(CountRole)

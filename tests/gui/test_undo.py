@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from photosorter.core.categories import Category, load_categories
-from photosorter.gui.category_panel import PhotosDropped
+from photosorter.gui.category_list import PhotosDropped
 from tests.gui.conftest import start_and_wait
 
 
