@@ -92,29 +92,6 @@ def test_removing_the_folder_shown_shows_every_folder(qtbot, make_window, tmp_pa
     assert shown(window) == set(home.iterdir())
 
 
-def test_moved_photos_stay_in_the_library_after_a_restart(qtbot, make_window, tmp_path) -> None:
-    """A moved photo is still in the library at its new place: the destination becomes a
-    folder of the library, so sorting again (as a restart does) finds every photo."""
-    photos, dest = tmp_path / "photos", tmp_path / "sorted"
-    write_photos(photos, 12)
-    window = make_window(photos)
-    start_and_wait(qtbot, window)
-    session, actions = window.session, window.file_actions
-    before = window.session.model.rowCount()
-    actions.choose_destination = lambda _action: dest
-    actions.confirm = lambda _plan: True
-    with qtbot.waitSignal(actions.finished, timeout=60_000):
-        assert actions.run_action("move")
-    assert any(dest.rglob("*.jpg")), "nothing was moved"
-    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
-    assert dest in session.saved_sources
-    assert load_settings()[0].sources[-1].path == dest
-    assert window.sources_panel.row_of(dest) is not None
-    start_and_wait(qtbot, window)  # what a restart does: sort every folder again
-    assert window.session.model.rowCount() == before
-    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
-
-
 def move_all(qtbot, window: MainWindow, dest: Path) -> None:
     actions = window.file_actions
     actions.choose_destination = lambda _action: dest
@@ -124,17 +101,42 @@ def move_all(qtbot, window: MainWindow, dest: Path) -> None:
     assert any(dest.rglob("*.jpg")), "nothing was moved"
 
 
+def sorted_window(qtbot, make_window, photos: Path) -> MainWindow:
+    """A window over 8 new photos in `photos`, sorted."""
+    write_photos(photos, 8)
+    window = make_window(photos)
+    start_and_wait(qtbot, window)
+    return window
+
+
 def undo(qtbot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.file_actions.finished, timeout=60_000) as undone:
         window.undo_action.trigger()
     assert "moved back" in undone.args[0].message
 
 
-def test_undoing_a_move_takes_the_folder_it_added_out_again(qtbot, make_window, tmp_path):
+def test_moved_photos_stay_in_the_library_after_a_restart(qtbot, make_window, tmp_path) -> None:
+    """A moved photo is still in the library at its new place: the destination becomes a
+    folder of the library, so sorting again (as a restart does) finds every photo."""
     photos, dest = tmp_path / "photos", tmp_path / "sorted"
-    write_photos(photos, 8)
+    write_photos(photos, 12)
     window = make_window(photos)
     start_and_wait(qtbot, window)
+    session = window.session
+    before = window.session.model.rowCount()
+    move_all(qtbot, window, dest)
+    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
+    assert dest in session.saved_sources
+    assert load_settings()[0].sources[-1].path == dest
+    assert window.sources_panel.row_of(dest) is not None
+    start_and_wait(qtbot, window)  # what a restart does: sort every folder again
+    assert window.session.model.rowCount() == before
+    assert shown(window) == {p for p in (*photos.rglob("*.jpg"), *dest.rglob("*.jpg"))}
+
+
+def test_undoing_a_move_takes_the_folder_it_added_out_again(qtbot, make_window, tmp_path):
+    photos, dest = tmp_path / "photos", tmp_path / "sorted"
+    window = sorted_window(qtbot, make_window, photos)
     move_all(qtbot, window, dest)
     assert window.sources_panel.row_of(dest) is not None
     undo(qtbot, window)
@@ -146,10 +148,8 @@ def test_undoing_a_move_takes_the_folder_it_added_out_again(qtbot, make_window, 
 
 def test_undoing_a_move_keeps_a_folder_the_user_had_added(qtbot, make_window, tmp_path):
     photos, dest = tmp_path / "photos", tmp_path / "sorted"
-    write_photos(photos, 8)
     dest.mkdir()
-    window = make_window(photos)
-    start_and_wait(qtbot, window)
+    window = sorted_window(qtbot, make_window, photos)
     window.session.add_sources([dest])
     qtbot.waitUntil(lambda: not window.session.running, timeout=60_000)
     move_all(qtbot, window, dest)
@@ -160,9 +160,7 @@ def test_undoing_a_move_keeps_a_folder_the_user_had_added(qtbot, make_window, tm
 
 def test_undoing_a_move_keeps_the_folder_while_it_holds_photos(qtbot, make_window, tmp_path):
     photos, dest = tmp_path / "photos", tmp_path / "sorted"
-    write_photos(photos, 8)
-    window = make_window(photos)
-    start_and_wait(qtbot, window)
+    window = sorted_window(qtbot, make_window, photos)
     move_all(qtbot, window, dest)
     write_photos(dest / "mine", 1, seed=5)  # the user put a photo of theirs there since
     undo(qtbot, window)
@@ -171,9 +169,7 @@ def test_undoing_a_move_keeps_the_folder_while_it_holds_photos(qtbot, make_windo
 
 def test_the_plan_dialog_changes_the_destination(qtbot, make_window, tmp_path) -> None:
     photos, first, second = tmp_path / "photos", tmp_path / "first", tmp_path / "second"
-    write_photos(photos, 8)
-    window = make_window(photos)
-    start_and_wait(qtbot, window)
+    window = sorted_window(qtbot, make_window, photos)
     actions = window.file_actions
     actions.choose_destination = lambda _action: first
     asked: list[Path | None] = []
