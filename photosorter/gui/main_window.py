@@ -44,12 +44,7 @@ from photosorter.gui.photo_view import PhotoGridView
 from photosorter.gui.search import Search
 from photosorter.gui.session import BusyState, Counts, Session
 from photosorter.gui.settings_dialog import SettingsDialog
-from photosorter.gui.sources_panel import (
-    FolderChosen,
-    SourceRemoved,
-    SourcesPanel,
-    WatchToggled,
-)
+from photosorter.gui.sources_panel import FolderChosen, SourceRemoved, SourcesPanel, WatchToggled
 from photosorter.gui.texts import plural
 from photosorter.gui.undo import FileOperation
 from photosorter.gui.watching import Watching
@@ -457,12 +452,13 @@ class MainWindow(QMainWindow):
 
     # -- drops from the file manager -------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self._accept_paths(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self._accept_paths(event)
+
+    @staticmethod
+    def _accept_paths(event: QDragEnterEvent | QDragMoveEvent) -> None:
         if dropped_paths(event):
             event.acceptProposedAction()
         else:
